@@ -1,0 +1,76 @@
+#include "backends/registry.hpp"
+
+#include "backends/poll_backend.hpp"
+#include "backends/select_backend.hpp"
+#if SOCKACTION_HAVE_EPOLL
+#include "backends/epoll_backend.hpp"
+#endif
+
+#include <curl/curl.h>
+
+namespace sockaction {
+namespace {
+
+BackendInfo multi_poll_info() {
+  return {
+      .name = "multi_poll",
+      .loop = LoopKind::multi_poll,
+      .description = "baseline: libcurl's own curl_multi_perform plus curl_multi_poll",
+      .descriptor_limit = -1,
+      .probe = [] { return Availability{true, ""}; },
+      .create = [] { return std::unique_ptr<Backend>(); },
+  };
+}
+
+// An entry for a backend this build left out, so lists and skips can say why.
+[[maybe_unused]] BackendInfo left_out(std::string name, std::string reason) {
+  return {
+      .name = name,
+      .loop = LoopKind::socket_action,
+      .description = "not built",
+      .descriptor_limit = -1,
+      .probe = [reason] { return Availability{false, reason}; },
+      .create = [name]() -> std::unique_ptr<Backend> {
+        throw std::system_error(std::make_error_code(std::errc::function_not_supported),
+                                name + " is not built into this binary");
+      },
+  };
+}
+
+std::vector<BackendInfo> make_backends() {
+  std::vector<BackendInfo> backends;
+  backends.push_back(multi_poll_info());
+  backends.push_back(select_backend_info());
+  backends.push_back(poll_backend_info());
+#if SOCKACTION_HAVE_EPOLL
+  backends.push_back(epoll_backend_info());
+#else
+  backends.push_back(left_out("epoll", "epoll is Linux-only and sys/epoll.h was not found"));
+#endif
+  return backends;
+}
+
+}  // namespace
+
+const std::vector<BackendInfo>& all_backends() {
+  static const std::vector<BackendInfo> backends = make_backends();
+  return backends;
+}
+
+const BackendInfo* find_backend(std::string_view name) {
+  for (const auto& backend : all_backends()) {
+    if (backend.name == name) return &backend;
+  }
+  return nullptr;
+}
+
+std::string backend_names() {
+  std::string names;
+  for (const auto& backend : all_backends()) {
+    if (!names.empty()) names += ", ";
+    names += backend.name;
+  }
+  return names;
+}
+
+}  // namespace sockaction

@@ -1,0 +1,266 @@
+// sockaction_bench: Google Benchmark over every backend x scenario x concurrency.
+//
+// Each benchmark iteration is one closed-loop run of `transfers` transfers with `concurrency` in
+// flight, through a new multi handle and backend, against the in-process Beast server (or --url).
+// Counters hold the rates, exact latency percentiles over every transfer of every iteration, and
+// per-request costs.
+
+#include "backends/registry.hpp"
+#include "bench/bench_options.hpp"
+#include "core/curl_info.hpp"
+#include "core/descriptors.hpp"
+#include "core/run.hpp"
+#include "servers/http_server.hpp"
+
+#include <benchmark/benchmark.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#ifndef SOCKACTION_GIT_COMMIT
+#define SOCKACTION_GIT_COMMIT "unknown"
+#endif
+
+namespace sockaction::bench {
+namespace {
+
+struct BenchCase {
+  const BackendInfo* backend = nullptr;
+  Scenario scenario;
+  int concurrency = 1;
+  std::size_t transfers = 1;
+  std::string skip_reason;  // set: the case is registered but reports this instead of running
+};
+
+BenchOptions options;
+std::unique_ptr<HttpServer> server;  // started before the first benchmark, stopped after the last
+
+// Transfers per iteration: enough to keep every connection busy several times over, so the
+// figures describe steady state rather than connection setup, and few enough that one
+// iteration of the slowest case (1 MiB at concurrency 1024) stays near a second on 2 cores.
+std::size_t default_transfers(const Scenario& scenario, int concurrency) {
+  const auto c = static_cast<std::size_t>(concurrency);
+  if (scenario.body_bytes >= (1u << 20)) return std::max<std::size_t>(c, 32);
+  if (scenario.target.find("delay_ms") != std::string::npos) return std::max<std::size_t>(2 * c, 8);
+  return std::max<std::size_t>(4 * c, 512);
+}
+
+WorkloadSpec make_spec(const BenchCase& bench_case) {
+  WorkloadSpec spec;
+  spec.transfers = bench_case.transfers;
+  spec.concurrency = bench_case.concurrency;
+  spec.reuse_connections = options.reuse_connections;
+  if (options.external_url.empty()) {
+    spec.url = server->url(bench_case.scenario.target);
+    spec.expected_bytes = bench_case.scenario.body_bytes;
+    spec.expect_pattern_body = true;
+  } else {
+    spec.url = options.external_url;
+  }
+  return spec;
+}
+
+double per_request(std::uint64_t value, std::size_t transfers) {
+  return transfers ? static_cast<double>(value) / static_cast<double>(transfers) : 0.0;
+}
+
+double to_us(std::chrono::nanoseconds value) {
+  return std::chrono::duration<double, std::micro>(value).count();
+}
+
+void set_counters(benchmark::State& state, const RunStats& total) {
+  using benchmark::Counter;
+  const std::size_t n = total.transfers_done + total.transfers_failed;
+  const LatencySummary latency = total.latency();
+  const LoopCounters& c = total.counters;
+  state.counters["requests"] = Counter(static_cast<double>(total.transfers_done), Counter::kIsRate);
+  state.counters["bytes"] =
+      Counter(static_cast<double>(total.body_bytes), Counter::kIsRate, Counter::kIs1024);
+  state.counters["transfers"] = static_cast<double>(n);
+  state.counters["failed"] = static_cast<double>(total.transfers_failed);
+  state.counters["p50_us"] = to_us(latency.p50);
+  state.counters["p90_us"] = to_us(latency.p90);
+  state.counters["p99_us"] = to_us(latency.p99);
+  state.counters["p999_us"] = to_us(latency.p999);
+  state.counters["max_us"] = to_us(latency.max);
+  state.counters["cpu_us_per_req"] = n ? to_us(total.process_cpu_time) / n : 0.0;
+  state.counters["driver_cpu_us_per_req"] = n ? to_us(total.driver_cpu_time) / n : 0.0;
+  state.counters["actions_per_req"] = per_request(c.socket_actions, n);
+  state.counters["socket_cbs_per_req"] = per_request(c.socket_callbacks, n);
+  state.counters["timer_cbs_per_req"] = per_request(c.timer_callbacks, n);
+  state.counters["wakeups_per_req"] = per_request(c.wakeups, n);
+  state.counters["idle_wakeups_per_req"] = per_request(c.idle_wakeups, n);
+  state.counters["timer_expirations_per_req"] = per_request(c.timer_expirations, n);
+  state.counters["syscalls_per_req"] = per_request(c.backend_system_calls, n);
+}
+
+void accumulate(RunStats& total, RunStats&& run) {
+  total.transfers_done += run.transfers_done;
+  total.transfers_failed += run.transfers_failed;
+  total.body_bytes += run.body_bytes;
+  total.process_cpu_time += run.process_cpu_time;
+  total.driver_cpu_time += run.driver_cpu_time;
+  LoopCounters& c = total.counters;
+  c.socket_actions += run.counters.socket_actions;
+  c.socket_callbacks += run.counters.socket_callbacks;
+  c.timer_callbacks += run.counters.timer_callbacks;
+  c.wakeups += run.counters.wakeups;
+  c.idle_wakeups += run.counters.idle_wakeups;
+  c.timer_expirations += run.counters.timer_expirations;
+  c.stale_events += run.counters.stale_events;
+  c.backend_system_calls += run.counters.backend_system_calls;
+  std::move(run.results.begin(), run.results.end(), std::back_inserter(total.results));
+}
+
+std::string first_failure(const RunStats& run) {
+  for (const auto& result : run.results) {
+    if (!result.ok) return result.error;
+  }
+  return "unknown";
+}
+
+void run_case(benchmark::State& state, const BenchCase& bench_case) {
+  if (!bench_case.skip_reason.empty()) {
+    state.SkipWithError(bench_case.skip_reason.c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  const WorkloadSpec spec = make_spec(bench_case);
+  const DriverOptions driver{.unknown_event_mask = options.unknown_event_mask};
+  RunStats total;
+  for (auto _ : state) {
+    RunStats run = run_workload(*bench_case.backend, spec, driver);
+    std::string problem;
+    if (run.fatal_error) {
+      problem = *run.fatal_error;
+    } else if (run.transfers_failed > 0) {
+      problem = std::to_string(run.transfers_failed) + " of " + std::to_string(spec.transfers) +
+                " transfers failed, first: " + first_failure(run);
+    }
+    accumulate(total, std::move(run));
+    if (!problem.empty()) {
+      state.SkipWithError(problem.c_str());
+      break;
+    }
+  }
+  set_counters(state, total);
+}
+
+// Why `backend` cannot run `concurrency` here, or an empty string when it can.
+std::string skip_reason(const BackendInfo& backend, int concurrency) {
+  if (Availability availability = backend.probe(); !availability.available) {
+    return backend.name + " is not available here: " + availability.reason;
+  }
+  const bool in_process = options.external_url.empty();
+  const std::size_t needed = descriptors_needed(concurrency, in_process);
+  if (backend.descriptor_limit > 0 && needed > static_cast<std::size_t>(backend.descriptor_limit)) {
+    return backend.name + " skipped: concurrency " + std::to_string(concurrency) + " needs about " +
+           std::to_string(needed) + " descriptors, and it only takes descriptors below " +
+           std::to_string(backend.descriptor_limit);
+  }
+  return {};
+}
+
+std::vector<Scenario> selected_scenarios() {
+  if (!options.external_url.empty()) return {{"url", "", 0, "the --url target"}};
+  std::vector<Scenario> selected;
+  for (const auto& scenario : builtin_scenarios()) {
+    if (options.scenarios.empty() ||
+        std::find(options.scenarios.begin(), options.scenarios.end(), scenario.name) !=
+            options.scenarios.end()) {
+      selected.push_back(scenario);
+    }
+  }
+  return selected;
+}
+
+void register_cases() {
+  for (const BackendInfo& backend : all_backends()) {
+    if (!options.backends.empty() &&
+        std::find(options.backends.begin(), options.backends.end(), backend.name) ==
+            options.backends.end()) {
+      continue;
+    }
+    for (const Scenario& scenario : selected_scenarios()) {
+      for (int concurrency : options.concurrency) {
+        BenchCase bench_case{&backend, scenario, concurrency,
+                             options.transfers ? options.transfers
+                                               : default_transfers(scenario, concurrency),
+                             skip_reason(backend, concurrency)};
+        const std::string name = backend.name + "/" + scenario.name +
+                                 "/concurrency:" + std::to_string(concurrency);
+        benchmark::RegisterBenchmark(name.c_str(), [bench_case](benchmark::State& state) {
+          run_case(state, bench_case);
+        })->UseRealTime()->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+}
+
+void add_context() {
+  benchmark::AddCustomContext("sockaction_commit", SOCKACTION_GIT_COMMIT);
+  benchmark::AddCustomContext("libcurl_version", curl_runtime_version());
+  benchmark::AddCustomContext("libcurl_compiled_version", curl_compiled_version());
+  benchmark::AddCustomContext("libcurl_features", curl_features());
+  benchmark::AddCustomContext("libcurl_ssl", curl_ssl_version());
+  utsname system{};
+  if (uname(&system) == 0) {
+    benchmark::AddCustomContext("kernel", std::string(system.sysname) + " " + system.release);
+  }
+  benchmark::AddCustomContext("compiler", __VERSION__);
+  benchmark::AddCustomContext("target",
+                              options.external_url.empty() ? "in-process Beast server, " +
+                                                                 std::to_string(options.server_threads) +
+                                                                 " thread(s)"
+                                                           : options.external_url);
+  benchmark::AddCustomContext("event_mask", options.unknown_event_mask ? "0 (unknown)" : "ready bits");
+  benchmark::AddCustomContext("connection_reuse", options.reuse_connections ? "on" : "off");
+}
+
+void print_backends() {
+  for (const BackendInfo& backend : all_backends()) {
+    const Availability availability = backend.probe();
+    std::string line = backend.name + (availability.available ? "  available  " : "  missing    ") +
+                       backend.description;
+    if (!availability.available) line += " (" + availability.reason + ")";
+    std::puts(line.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace sockaction::bench
+
+int main(int argc, char** argv) {
+  using namespace sockaction::bench;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--help") std::fputs(bench_usage().c_str(), stdout);
+  }
+  sockaction::raise_descriptor_limit();
+  std::optional<std::string> problem = parse_bench_options(argc, argv, options);
+  if (!problem) problem = validate_bench_options(options);
+  if (problem) {
+    std::fprintf(stderr, "sockaction_bench: %s\n", problem->c_str());
+    return 2;
+  }
+  if (options.list_backends) {
+    print_backends();
+    return 0;
+  }
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  if (options.external_url.empty()) {
+    sockaction::HttpServerOptions server_options;
+    server_options.threads = options.server_threads;
+    server = std::make_unique<sockaction::HttpServer>(server_options);
+  }
+  add_context();
+  register_cases();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  server.reset();
+  return 0;
+}

@@ -1,0 +1,18 @@
+// What the libcurl in use is, for reports: benchmarks record it beside their numbers.
+#pragma once
+
+#include <string>
+
+namespace sockaction {
+
+// libcurl's version at run time, e.g. "7.88.1", and the version the build compiled against.
+std::string curl_runtime_version();
+std::string curl_compiled_version();
+
+// Space-separated feature names from curl_version_info, e.g. "AsynchDNS HTTP2 IPv6 SSL".
+std::string curl_features();
+
+// The TLS library and the resolver, e.g. "OpenSSL/3.0.11", for the report's context.
+std::string curl_ssl_version();
+
+}  // namespace sockaction

@@ -1,0 +1,196 @@
+#include "core/socket_action_loop.hpp"
+
+#include <algorithm>
+#include <cstdarg>
+#include <string>
+
+namespace sockaction {
+namespace {
+
+const char* poll_name(int what) {
+  switch (what) {
+    case CURL_POLL_IN: return "IN";
+    case CURL_POLL_OUT: return "OUT";
+    case CURL_POLL_INOUT: return "INOUT";
+    case CURL_POLL_REMOVE: return "REMOVE";
+    default: return "?";
+  }
+}
+
+// Bits of `events` that libcurl still asks for: read and write as the interest says, and always
+// errors, since libcurl must learn of those whatever it waits for.
+int mask_to_interest(int events, Interest interest) {
+  int mask = ready_error;
+  if (wants_read(interest)) mask |= ready_read;
+  if (wants_write(interest)) mask |= ready_write;
+  return events & mask;
+}
+
+}  // namespace
+
+SocketActionLoop::SocketActionLoop(Backend& backend, const WorkloadSpec& spec,
+                                   const DriverOptions& options, RunStats& stats)
+    : backend_(backend), spec_(spec), options_(options), stats_(stats) {}
+
+void SocketActionLoop::trace(const char* format, ...) const {
+  if (!options_.trace) return;
+  const double seconds = std::chrono::duration<double>(Clock::now() - started_at_).count();
+  std::fprintf(options_.trace, "%10.6f ", seconds);
+  va_list arguments;
+  va_start(arguments, format);
+  std::vfprintf(options_.trace, format, arguments);
+  va_end(arguments);
+  std::fputc('\n', options_.trace);
+}
+
+void SocketActionLoop::fail(std::string message) {
+  if (!stats_.fatal_error) stats_.fatal_error = std::move(message);
+}
+
+int SocketActionLoop::on_socket(CURL*, curl_socket_t fd, int what, void* loop, void*) {
+  return static_cast<SocketActionLoop*>(loop)->update_socket(fd, what);
+}
+
+int SocketActionLoop::on_timer(CURLM*, long timeout_ms, void* loop) {
+  static_cast<SocketActionLoop*>(loop)->set_deadline(timeout_ms);
+  return 0;
+}
+
+int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
+  ++stats_.counters.socket_callbacks;
+  ++progress_;
+  if (options_.trace) trace("socket_cb fd=%d what=%s", static_cast<int>(fd), poll_name(what));
+
+  std::error_code error;
+  if (what == CURL_POLL_REMOVE) {
+    sockets_.erase(fd);
+    error = backend_.unwatch(fd);
+  } else {
+    const auto interest = static_cast<Interest>(what);
+    auto [entry, inserted] = sockets_.try_emplace(fd);
+    if (inserted) entry->second.generation = next_generation_++;
+    entry->second.interest = interest;
+    error = backend_.watch(fd, interest);
+  }
+  if (error) {
+    std::string message = std::string(backend_.name()) + ": cannot " +
+                          (what == CURL_POLL_REMOVE ? "unwatch" : "watch") + " fd " +
+                          std::to_string(fd) + ": " + error.message();
+    if (error == std::errc::value_too_large && backend_.descriptor_limit() >= 0) {
+      message += " (this backend only takes descriptors below " +
+                 std::to_string(backend_.descriptor_limit()) +
+                 "; lower the concurrency or use poll or epoll)";
+    }
+    fail(std::move(message));
+    return -1;  // libcurl fails the action with CURLM_ABORTED_BY_CALLBACK (7.84+) or CURLM_BAD_SOCKET
+  }
+  return 0;
+}
+
+void SocketActionLoop::set_deadline(long timeout_ms) {
+  ++stats_.counters.timer_callbacks;
+  if (options_.trace) trace("timer_cb timeout_ms=%ld", timeout_ms);
+  if (timeout_ms < 0) {
+    deadline_.reset();
+  } else {
+    deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+}
+
+bool SocketActionLoop::act(curl_socket_t fd, int events) {
+  ++stats_.counters.socket_actions;
+  if (options_.trace) trace("action fd=%d events=%d", static_cast<int>(fd), events);
+  int running = 0;
+  if (CURLMcode code = curl_multi_socket_action(multi_.get(), fd, events, &running);
+      code != CURLM_OK) {
+    fail(std::string("curl_multi_socket_action failed: ") + curl_multi_strerror(code));
+    return false;
+  }
+  if (auto error = pool_->drain_finished()) {
+    fail(std::move(*error));
+    return false;
+  }
+  return !stats_.fatal_error;
+}
+
+int SocketActionLoop::next_timeout_ms(Clock::time_point run_deadline) const {
+  const auto now = Clock::now();
+  auto until = run_deadline - now;
+  if (deadline_) until = std::min(until, *deadline_ - now);
+  if (until <= Clock::duration::zero()) return 0;
+  // Round up: waking a little early would only find the deadline not yet passed and wait again.
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
+  if (!deadline_ && ms > 1000 * 60) return 1000 * 60;
+  return static_cast<int>(ms);
+}
+
+bool SocketActionLoop::wait_for_events(int timeout_ms) {
+  ready_.clear();
+  ++stats_.counters.wakeups;
+  if (std::error_code error = backend_.wait(timeout_ms, ready_)) {
+    fail(std::string(backend_.name()) + ": wait failed: " + error.message());
+    return false;
+  }
+  if (options_.trace) trace("wakeup events=%zu timeout_ms=%d", ready_.size(), timeout_ms);
+
+  // Snapshot which socket each event belongs to before any action can change the table.
+  pending_.clear();
+  for (const ReadyEvent& event : ready_) {
+    auto it = sockets_.find(event.fd);
+    pending_.push_back({event, it == sockets_.end() ? 0 : it->second.generation});
+  }
+  return true;
+}
+
+bool SocketActionLoop::dispatch_events() {
+  for (const PendingEvent& pending : pending_) {
+    auto it = sockets_.find(pending.event.fd);
+    const bool same_socket = it != sockets_.end() && it->second.generation == pending.generation;
+    const int events = same_socket ? mask_to_interest(pending.event.events, it->second.interest) : 0;
+    if (events == 0) {
+      ++stats_.counters.stale_events;
+      if (options_.trace) trace("drop fd=%d events=%d", pending.event.fd, pending.event.events);
+      continue;
+    }
+    if (!act(pending.event.fd, options_.unknown_event_mask ? 0 : events)) return false;
+  }
+  return true;
+}
+
+bool SocketActionLoop::fire_expired_deadline() {
+  if (!deadline_ || Clock::now() < *deadline_) return true;
+  deadline_.reset();  // spent: libcurl sets a new one from inside the action if it needs one
+  ++stats_.counters.timer_expirations;
+  return act(CURL_SOCKET_TIMEOUT, 0);
+}
+
+void SocketActionLoop::run() {
+  started_at_ = Clock::now();
+  const auto run_deadline = started_at_ + options_.run_limit;
+
+  multi_.reset(curl_multi_init());
+  if (!multi_) return fail("curl_multi_init failed (out of memory?)");
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &SocketActionLoop::on_socket);
+  curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &SocketActionLoop::on_timer);
+  curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+
+  pool_.emplace(multi_.get(), spec_, stats_, progress_);
+  if (auto error = pool_->start()) return fail(std::move(*error));
+  deadline_.reset();
+  if (!act(CURL_SOCKET_TIMEOUT, 0)) return;
+
+  while (!pool_->all_finished()) {
+    if (Clock::now() >= run_deadline) {
+      return fail("run limit of " + std::to_string(options_.run_limit.count()) +
+                  " ms passed with " + std::to_string(pool_->in_flight()) +
+                  " transfers in flight");
+    }
+    if (!wait_for_events(next_timeout_ms(run_deadline))) return;
+    const std::uint64_t progress_before = progress_;
+    if (!dispatch_events() || !fire_expired_deadline()) return;
+    if (progress_ == progress_before) ++stats_.counters.idle_wakeups;
+  }
+}
+
+}  // namespace sockaction

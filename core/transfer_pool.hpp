@@ -1,0 +1,53 @@
+// The easy handles of a run: starts transfers, checks finished ones, keeps C in flight.
+#pragma once
+
+#include "core/curl_handles.hpp"
+#include "core/run_stats.hpp"
+#include "core/workload.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sockaction {
+
+class TransferPool {
+ public:
+  // `multi` must outlive the pool. Finished transfers are appended to stats.results and
+  // counted in stats. `progress` is incremented whenever body bytes arrive or a transfer ends.
+  TransferPool(CURLM* multi, const WorkloadSpec& spec, RunStats& stats, std::uint64_t& progress);
+  // Removes the transfers still in flight from the multi handle.
+  ~TransferPool();
+  TransferPool(const TransferPool&) = delete;
+  TransferPool& operator=(const TransferPool&) = delete;
+
+  // Adds the first min(concurrency, transfers) transfers. Returns an error sentence on failure.
+  std::optional<std::string> start();
+
+  // Reads every curl_multi_info_read message, records each finished transfer and starts the
+  // next one in its place while transfers remain. Returns an error sentence on failure.
+  std::optional<std::string> drain_finished();
+
+  bool all_finished() const { return finished_ == spec_.transfers; }
+  std::size_t in_flight() const { return started_ - finished_; }
+
+ private:
+  struct Slot;
+  static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* slot);
+  std::optional<std::string> configure(Slot& slot);
+  std::optional<std::string> launch(Slot& slot);
+  void record(Slot& slot, CURLcode code);
+
+  CURLM* multi_;
+  const WorkloadSpec& spec_;
+  RunStats& stats_;
+  std::uint64_t& progress_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::size_t started_ = 0;
+  std::size_t finished_ = 0;
+};
+
+}  // namespace sockaction

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Bad input to sockaction_bench: each case must exit non-zero, print one sentence naming the
+# value, and leave no --benchmark_out file behind. Then a tiny real run must produce JSON that
+# sockaction_report --check accepts.
+set -euo pipefail
+bench=$1
+report=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+expect_rejected() {
+  local expected=$1
+  shift
+  local out="$work/out.json"
+  rm -f "$out"
+  local status=0
+  "$bench" "$@" --benchmark_out="$out" --benchmark_out_format=json >"$work/stdout" 2>"$work/stderr" || status=$?
+  if [[ $status -eq 0 ]]; then
+    echo "FAIL: '$*' exited 0"; failures=$((failures + 1)); return
+  fi
+  if ! grep -qF -- "$expected" "$work/stderr"; then
+    echo "FAIL: '$*' printed no '$expected':"; cat "$work/stderr"; failures=$((failures + 1)); return
+  fi
+  if [[ -e $out ]]; then
+    echo "FAIL: '$*' left a report at $out"; failures=$((failures + 1)); return
+  fi
+  echo "ok: $* -> $(head -n1 "$work/stderr")"
+}
+
+expect_rejected 'unknown backend "nosuch"' --backends=nosuch
+expect_rejected 'invalid URL "http//bad"' --url=http//bad
+expect_rejected 'invalid URL "ftp://127.0.0.1/x"' --url=ftp://127.0.0.1/x
+expect_rejected 'invalid concurrency 0' --concurrency=0
+expect_rejected 'invalid concurrency -5' --concurrency=1,-5
+expect_rejected 'invalid concurrency "abc"' --concurrency=abc
+expect_rejected 'ulimit -n' --concurrency=900000
+expect_rejected 'unknown scenario "huge"' --scenarios=huge
+
+# The descriptor check must hold under a low limit too, the usual 1024 of a login shell.
+status=0
+(ulimit -n 256 && "$bench" --concurrency=512 --benchmark_out="$work/low.json") 2>"$work/stderr" >/dev/null || status=$?
+if [[ $status -eq 0 ]] || ! grep -q 'ulimit -n' "$work/stderr" || [[ -e $work/low.json ]]; then
+  echo "FAIL: concurrency 512 under ulimit -n 256 was not rejected"; cat "$work/stderr"; failures=$((failures + 1))
+else
+  echo "ok: concurrency 512 under ulimit -n 256 -> $(head -n1 "$work/stderr")"
+fi
+
+# A real short run through every backend produces JSON that passes the report's checks.
+"$bench" --scenarios=small --concurrency=1,16 --transfers=64 --benchmark_min_time=0.01 \
+  --benchmark_out="$work/run.json" --benchmark_out_format=json >/dev/null
+"$report" --input "$work/run.json" --check --output "$work/table.md" >/dev/null
+grep -q '| small | 16 |' "$work/table.md" || { echo "FAIL: table lacks the small/16 row"; failures=$((failures + 1)); }
+echo "ok: short run and report check"
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures bench CLI checks failed"
+  exit 1
+fi
