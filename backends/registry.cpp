@@ -5,6 +5,21 @@
 #if SOCKACTION_HAVE_EPOLL
 #include "backends/epoll_backend.hpp"
 #endif
+#if SOCKACTION_HAVE_IO_URING
+#include "backends/io_uring_backend.hpp"
+#endif
+#if SOCKACTION_HAVE_KQUEUE
+#include "backends/kqueue_backend.hpp"
+#endif
+#if SOCKACTION_HAVE_LIBUV
+#include "backends/libuv_backend.hpp"
+#endif
+#if SOCKACTION_HAVE_LIBEVENT
+#include "backends/libevent_backend.hpp"
+#endif
+#if SOCKACTION_HAVE_ASIO
+#include "backends/asio_backend.hpp"
+#endif
 
 #include <curl/curl.h>
 
@@ -23,7 +38,7 @@ BackendInfo multi_poll_info() {
 }
 
 // An entry for a backend this build left out, so lists and skips can say why.
-[[maybe_unused]] BackendInfo left_out(std::string name, std::string reason) {
+BackendInfo left_out(std::string name, std::string reason) {
   return {
       .name = name,
       .loop = LoopKind::socket_action,
@@ -46,6 +61,31 @@ std::vector<BackendInfo> make_backends() {
   backends.push_back(epoll_backend_info());
 #else
   backends.push_back(left_out("epoll", "epoll is Linux-only and sys/epoll.h was not found"));
+#endif
+#if SOCKACTION_HAVE_IO_URING
+  backends.push_back(io_uring_backend_info());
+#else
+  backends.push_back(left_out("io_uring", SOCKACTION_IO_URING_MISSING));
+#endif
+#if SOCKACTION_HAVE_KQUEUE
+  backends.push_back(kqueue_backend_info());
+#else
+  backends.push_back(left_out("kqueue", SOCKACTION_KQUEUE_MISSING));
+#endif
+#if SOCKACTION_HAVE_LIBUV
+  backends.push_back(libuv_backend_info());
+#else
+  backends.push_back(left_out("libuv", SOCKACTION_LIBUV_MISSING));
+#endif
+#if SOCKACTION_HAVE_LIBEVENT
+  backends.push_back(libevent_backend_info());
+#else
+  backends.push_back(left_out("libevent", SOCKACTION_LIBEVENT_MISSING));
+#endif
+#if SOCKACTION_HAVE_ASIO
+  backends.push_back(asio_backend_info());
+#else
+  backends.push_back(left_out("asio", SOCKACTION_ASIO_MISSING));
 #endif
   return backends;
 }

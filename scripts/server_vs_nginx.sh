@@ -41,13 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prints a TCP port on which nothing listens on 127.0.0.1. Another process could take it before
-# nginx binds it, in which case nginx fails to start and the script stops with its error log.
+# Prints a TCP port below the kernel's ephemeral range (so no client connection takes it) that no
+# socket on this machine uses. Another process could still take it before nginx binds it, in which
+# case nginx fails to start and the script stops with nginx's error message.
 free_port() {
-  local port
+  local ephemeral_low port
+  read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range
+  ((ephemeral_low > 11024)) || ephemeral_low=65536
   for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 30000))
-    if [[ -z $(ss -Htln "sport = :$port") ]]; then
+    port=$((10000 + RANDOM % (ephemeral_low - 10000)))
+    if [[ -z $(ss -Htan "( sport = :$port )") ]]; then
       echo "$port"
       return 0
     fi
@@ -91,9 +94,13 @@ server_port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$wo
 server_url="http://127.0.0.1:$server_port/bytes/$body_size"
 
 # --- nginx ---------------------------------------------------------------------------------
+# When the script runs as root, nginx's worker runs as an unprivileged user (nobody), which must
+# be able to read the document root.
+chmod 755 "$work_dir"
 mkdir -p "$work_dir/root/bytes"
 curl -sf -o "$work_dir/root/bytes/$body_size" "$server_url" ||
   fail "could not fetch the $body_size-byte body from $server_url"
+chmod 644 "$work_dir/root/bytes/$body_size"
 [[ $(stat -c %s "$work_dir/root/bytes/$body_size") -eq $body_size ]] ||
   fail "the body fetched from $server_url is not $body_size bytes long"
 
@@ -128,7 +135,7 @@ nginx -c "$work_dir/nginx.conf" -p "$work_dir" 2>"$work_dir/nginx-stderr.log" &
 nginx_pid=$!
 nginx_url="http://127.0.0.1:$nginx_port/bytes/$body_size"
 wait_until_serving "$nginx_url" ||
-  fail "nginx did not start: $(cat "$work_dir/nginx-stderr.log" "$work_dir/nginx-error.log" 2>/dev/null)"
+  fail "nginx did not serve $nginx_url: $(cat "$work_dir/nginx-stderr.log" "$work_dir/nginx-error.log" 2>/dev/null | tail -n 3)"
 cmp -s <(curl -sf "$nginx_url") "$work_dir/root/bytes/$body_size" ||
   fail "nginx does not serve the same body as sockaction_server"
 
