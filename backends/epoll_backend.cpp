@@ -21,7 +21,7 @@ std::uint32_t to_epoll_events(Interest interest) {
 
 int to_ready_bits(std::uint32_t events) {
   int bits = 0;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) bits |= ready_read;
+  if (events & (EPOLLIN | EPOLLHUP)) bits |= ready_read;
   if (events & EPOLLOUT) bits |= ready_write;
   if (events & EPOLLERR) bits |= ready_error;
   return bits;
@@ -37,37 +37,81 @@ EpollBackend::EpollBackend() : events_(max_events_per_wait) {
 EpollBackend::~EpollBackend() { close(epoll_fd_); }
 
 std::error_code EpollBackend::watch(int fd, Interest interest) {
-  epoll_event event{};
-  event.events = to_epoll_events(interest);
-  event.data.fd = fd;
-  auto it = watched_.find(fd);
-  const int operation = it == watched_.end() ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-  if (it != watched_.end() && it->second == interest) return {};
-
-  ++counters_.system_calls;
-  if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
-    // The kernel drops a closed descriptor from the set by itself. If libcurl closed a socket
-    // without CURL_POLL_REMOVE and the number came back, MOD finds nothing: add it anew.
-    if (errno != ENOENT || operation != EPOLL_CTL_MOD) return {errno, std::generic_category()};
-    ++counters_.system_calls;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return {errno, std::generic_category()};
+  if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+  Watched& entry = watched_[fd];
+  if (entry.removed) {
+    // Removed and announced again within one turn: either the same connection back from
+    // libcurl's cache, or a new socket that got the closed one's number. Only MOD works for the
+    // first and only ADD for the second, so force a MOD, which falls back to ADD on ENOENT.
+    entry.removed = false;
+    entry.registered_valid = false;
   }
-  watched_[fd] = interest;
+  if (entry.wanted != interest || !entry.registered_valid) changed_.push_back(fd);
+  entry.wanted = interest;
   return {};
 }
 
 std::error_code EpollBackend::unwatch(int fd) {
-  if (watched_.erase(fd) == 0) return {};
+  auto it = watched_.find(fd);
+  if (it == watched_.end() || it->second.removed) return {};
+  if (!it->second.in_kernel) {
+    watched_.erase(it);
+    return {};
+  }
+  it->second.removed = true;
+  changed_.push_back(fd);
+  return {};
+}
+
+std::error_code EpollBackend::remove_from_kernel(int fd) {
   ++counters_.system_calls;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0) {
-    // Already closed (EBADF) or dropped by the kernel at close (ENOENT): nothing left to do.
-    if (errno == EBADF || errno == ENOENT) return {};
-    return {errno, std::generic_category()};
+    // Closed since CURL_POLL_REMOVE (EBADF), or closed and dropped from the set by the kernel
+    // (ENOENT): nothing is left to remove.
+    if (errno != EBADF && errno != ENOENT) return {errno, std::generic_category()};
   }
   return {};
 }
 
+std::error_code EpollBackend::register_interest(int fd, Watched& entry) {
+  epoll_event event{};
+  event.events = to_epoll_events(entry.wanted);
+  event.data.fd = fd;
+  const int operation = entry.in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  ++counters_.system_calls;
+  if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
+    // The kernel drops a closed descriptor from the set by itself, so MOD finds nothing when
+    // the number now belongs to a new socket: add that one.
+    if (errno != ENOENT || operation != EPOLL_CTL_MOD) return {errno, std::generic_category()};
+    ++counters_.system_calls;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return {errno, std::generic_category()};
+  }
+  entry.registered = entry.wanted;
+  entry.registered_valid = true;
+  entry.in_kernel = true;
+  return {};
+}
+
+std::error_code EpollBackend::apply_changes() {
+  std::error_code first_error;
+  for (int fd : changed_) {
+    auto it = watched_.find(fd);
+    if (it == watched_.end()) continue;  // handled by an earlier entry of changed_
+    std::error_code error;
+    if (it->second.removed) {
+      error = remove_from_kernel(fd);
+      watched_.erase(it);
+    } else if (!it->second.registered_valid || it->second.registered != it->second.wanted) {
+      error = register_interest(fd, it->second);
+    }
+    if (error && !first_error) first_error = error;
+  }
+  changed_.clear();
+  return first_error;
+}
+
 std::error_code EpollBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready) {
+  if (std::error_code error = apply_changes()) return error;
   ++counters_.waits;
   ++counters_.system_calls;
   const int count = epoll_wait(epoll_fd_, events_.data(), max_events_per_wait, timeout_ms);
@@ -85,7 +129,7 @@ BackendInfo epoll_backend_info() {
   return {
       .name = "epoll",
       .loop = LoopKind::socket_action,
-      .description = "epoll(7), level-triggered",
+      .description = "epoll(7), level-triggered, interest changes applied before each wait",
       .descriptor_limit = -1,
       .probe =
           [] {

@@ -1,4 +1,8 @@
-// epoll(7), level-triggered: one epoll_ctl per interest change, one epoll_wait per loop turn.
+// epoll(7), level-triggered. Interest changes and removals are kept in user space and applied
+// with epoll_ctl just before the next epoll_wait, so changes that libcurl makes and undoes within
+// one loop turn cost at most one system call. The common case: a keep-alive connection gets
+// CURL_POLL_REMOVE when its transfer ends and CURL_POLL_IN again when the next transfer takes
+// it from the connection cache.
 #pragma once
 
 #include "backends/registry.hpp"
@@ -6,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include <unordered_map>
+#include <vector>
 
 namespace sockaction {
 
@@ -19,13 +24,28 @@ class EpollBackend final : public Backend {
 
   std::string_view name() const override { return "epoll"; }
   std::error_code watch(int fd, Interest interest) override;
+  // Removes `fd` from the epoll set at the next wait. If libcurl closes the socket before then,
+  // the kernel has already dropped it; if a new socket gets the same number and is watched
+  // before then, watch() re-registers it.
   std::error_code unwatch(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
  private:
+  struct Watched {
+    Interest wanted = Interest::read;      // what libcurl asked for last
+    Interest registered = Interest::read;  // what the kernel's epoll set holds, if valid
+    bool registered_valid = false;         // false: the next apply must call epoll_ctl
+    bool in_kernel = false;                // an ADD succeeded for this number
+    bool removed = false;                  // unwatched; DEL pending for the next apply
+  };
+  std::error_code apply_changes();
+  std::error_code remove_from_kernel(int fd);
+  std::error_code register_interest(int fd, Watched& entry);
+
   int epoll_fd_ = -1;
-  std::unordered_map<int, Interest> watched_;
+  std::unordered_map<int, Watched> watched_;
+  std::vector<int> changed_;  // fds whose `wanted` may differ from `registered`
   std::vector<epoll_event> events_;
   BackendCounters counters_;
 };

@@ -110,6 +110,7 @@ void accumulate(RunStats& total, RunStats&& run) {
   c.idle_wakeups += run.counters.idle_wakeups;
   c.timer_expirations += run.counters.timer_expirations;
   c.stale_events += run.counters.stale_events;
+  c.reused_descriptors += run.counters.reused_descriptors;
   c.backend_system_calls += run.counters.backend_system_calls;
   std::move(run.results.begin(), run.results.end(), std::back_inserter(total.results));
 }

@@ -52,8 +52,11 @@ std::string text(const json::object& object, const char* key) {
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
-// Splits "backend/scenario/concurrency:C"; returns false for any other name.
-bool split_name(const std::string& name, Row& row) {
+// Splits "backend/scenario/concurrency:C", with or without Google Benchmark's "/real_time"
+// suffix; returns false for any other name.
+bool split_name(std::string name, Row& row) {
+  const std::string suffix = "/real_time";
+  if (name.ends_with(suffix)) name.resize(name.size() - suffix.size());
   const auto first = name.find('/');
   const auto second = name.find('/', first + 1);
   const std::string prefix = "concurrency:";
@@ -63,11 +66,9 @@ bool split_name(const std::string& name, Row& row) {
   }
   row.backend = name.substr(0, first);
   row.scenario = name.substr(first + 1, second - first - 1);
-  try {
-    row.concurrency = std::stoi(name.substr(second + 1 + prefix.size()));
-  } catch (const std::exception&) {
-    return false;
-  }
+  const std::string digits = name.substr(second + 1 + prefix.size());
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  row.concurrency = std::stoi(digits);
   return true;
 }
 

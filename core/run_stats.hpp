@@ -21,6 +21,7 @@ struct LoopCounters {
                                          // changed no socket's interest
   std::uint64_t timer_expirations = 0;   // CURL_SOCKET_TIMEOUT actions after the deadline passed
   std::uint64_t stale_events = 0;        // ready events dropped because libcurl removed the socket
+  std::uint64_t reused_descriptors = 0;  // sockets announced with a number an earlier socket had
   std::uint64_t backend_system_calls = 0;  // kernel entries the backend made
 };
 

@@ -68,7 +68,10 @@ int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
   } else {
     const auto interest = static_cast<Interest>(what);
     auto [entry, inserted] = sockets_.try_emplace(fd);
-    if (inserted) entry->second.generation = next_generation_++;
+    if (inserted) {
+      entry->second.generation = next_generation_++;
+      if (!announced_before_.insert(fd).second) ++stats_.counters.reused_descriptors;
+    }
     entry->second.interest = interest;
     error = backend_.watch(fd, interest);
   }

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace sockaction {
@@ -78,6 +79,7 @@ class SocketActionLoop {
   std::uint64_t next_generation_ = 1;
   std::optional<Clock::time_point> deadline_;
   std::unordered_map<curl_socket_t, WatchedSocket> sockets_;
+  std::unordered_set<curl_socket_t> announced_before_;  // every number announced in this run
   std::vector<ReadyEvent> ready_;
   std::vector<PendingEvent> pending_;
   Clock::time_point started_at_;

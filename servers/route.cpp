@@ -97,7 +97,7 @@ RouteResult parse_route(std::string_view target) {
   const auto size = parse_decimal(size_text);
   if (!size) {
     return bad_request("invalid N " + quoted(size_text) +
-                       " in /bytes/N: expected a decimal byte count");
+                       " in /bytes/N: expected a decimal byte count below 2^64");
   }
   result.bytes.size = *size;
 

@@ -75,6 +75,10 @@ Arguments parse_arguments(int argc, char** argv) {
       arguments.help = true;
       continue;
     }
+    if (!option.starts_with("-")) {
+      throw UsageError{"unexpected argument '" + std::string(option) +
+                       "': sockaction_server takes only options; run sockaction_server --help"};
+    }
     if (option != "--address" && option != "--port" && option != "--threads") {
       throw UsageError{"unknown option '" + std::string(argv[i]) +
                        "'; run sockaction_server --help to list the options"};

@@ -70,6 +70,19 @@ TEST_P(TransferIntegrity, ServerClosesEachConnection) {
   expect_all_done(pattern_workload(server(), 10'000, 64, 16, "?close=1"));
 }
 
+TEST_P(TransferIntegrity, ReusedDescriptorNumber) {
+  // With one transfer at a time and the server closing each connection, libcurl closes the
+  // finished transfer's socket and the next transfer's socket gets the lowest free number: the
+  // same one. Each new socket must get only its own events.
+  WorkloadSpec spec = pattern_workload(server(), 50'000, 24, 1, "?close=1");
+  const RunStats stats = run_workload(backend(), spec);
+  EXPECT_FALSE(stats.fatal_error) << describe_failures(stats);
+  EXPECT_EQ(stats.transfers_done, spec.transfers) << describe_failures(stats);
+  if (backend().loop == LoopKind::socket_action) {
+    EXPECT_GE(stats.counters.reused_descriptors, spec.transfers / 2);
+  }
+}
+
 TEST_P(TransferIntegrity, EmptyBody) { expect_all_done(pattern_workload(server(), 0, 32, 8)); }
 
 class TransferErrors : public ServerTest {};
