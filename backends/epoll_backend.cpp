@@ -19,11 +19,25 @@ std::uint32_t to_epoll_events(Interest interest) {
   return events;
 }
 
-int to_ready_bits(std::uint32_t events) {
+// The epoll_event data of a registration: the fd in the low 32 bits and the registered interest
+// above them, so that wait() gets the interest of each event without a lookup.
+std::uint64_t to_event_data(int fd, Interest interest) {
+  return static_cast<std::uint32_t>(fd) | (static_cast<std::uint64_t>(interest) << 32);
+}
+
+int fd_of(std::uint64_t data) { return static_cast<int>(static_cast<std::uint32_t>(data)); }
+
+Interest interest_of(std::uint64_t data) { return static_cast<Interest>(data >> 32); }
+
+// epoll reports EPOLLHUP and EPOLLERR whatever the interest, so the read bit is only set for a
+// descriptor watched for reading.
+int to_ready_bits(std::uint32_t events, Interest interest) {
   int bits = 0;
-  if (events & (EPOLLIN | EPOLLHUP)) bits |= ready_read;
+  if (wants_read(interest) && (events & (EPOLLIN | EPOLLHUP))) bits |= ready_read;
   if (events & EPOLLOUT) bits |= ready_write;
-  if (events & EPOLLERR) bits |= ready_error;
+  // A hangup on a descriptor watched for writing only becomes the error bit, as in libcurl's own
+  // Curl_socket_check (lib/select.c), so that libcurl still learns of it.
+  if ((events & EPOLLERR) || (!wants_read(interest) && (events & EPOLLHUP))) bits |= ready_error;
   return bits;
 }
 
@@ -76,7 +90,7 @@ std::error_code EpollBackend::remove_from_kernel(int fd) {
 std::error_code EpollBackend::register_interest(int fd, Watched& entry) {
   epoll_event event{};
   event.events = to_epoll_events(entry.wanted);
-  event.data.fd = fd;
+  event.data.u64 = to_event_data(fd, entry.wanted);
   const int operation = entry.in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   ++counters_.system_calls;
   if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
@@ -120,7 +134,8 @@ std::error_code EpollBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
     return {errno, std::generic_category()};
   }
   for (int i = 0; i < count; ++i) {
-    ready.push_back({events_[i].data.fd, to_ready_bits(events_[i].events)});
+    const std::uint64_t data = events_[i].data.u64;
+    ready.push_back({fd_of(data), to_ready_bits(events_[i].events, interest_of(data))});
   }
   return {};
 }

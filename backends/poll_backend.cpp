@@ -12,12 +12,17 @@ short to_poll_events(Interest interest) {
   return events;
 }
 
-int to_ready_bits(short revents) {
+// `requested` is the pollfd's events field. poll(2) sets POLLHUP, POLLERR and POLLNVAL whatever
+// was requested, so the read bit is only set for a descriptor watched for reading.
+int to_ready_bits(short requested, short revents) {
   int events = 0;
+  const bool read_requested = (requested & POLLIN) != 0;
   // POLLHUP without POLLIN still means a read would return EOF, so libcurl must read.
-  if (revents & (POLLIN | POLLHUP)) events |= ready_read;
+  if (read_requested && (revents & (POLLIN | POLLHUP))) events |= ready_read;
   if (revents & POLLOUT) events |= ready_write;
-  if (revents & (POLLERR | POLLNVAL)) events |= ready_error;
+  // A hangup on a descriptor watched for writing only becomes the error bit, as in libcurl's own
+  // Curl_socket_check (lib/select.c), so that libcurl still learns of it.
+  if ((revents & (POLLERR | POLLNVAL)) || (!read_requested && (revents & POLLHUP))) events |= ready_error;
   return events;
 }
 
@@ -58,7 +63,7 @@ std::error_code PollBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready
   }
   for (const pollfd& entry : fds_) {
     if (entry.revents == 0) continue;
-    ready.push_back({entry.fd, to_ready_bits(entry.revents)});
+    ready.push_back({entry.fd, to_ready_bits(entry.events, entry.revents)});
   }
   return {};
 }

@@ -119,13 +119,13 @@ void HttpServer::State::start() {
   accept_retry_timer.emplace(acceptor_executor);
 
   acceptor->open(endpoint.protocol(), ec);
-  if (ec) throw_system_error(ec, "HttpServer: cannot open a socket for " + where);
+  if (ec) throw_system_error(ec, "HttpServer: failed to open a socket for " + where);
   acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec) throw_system_error(ec, "HttpServer: cannot set SO_REUSEADDR for " + where);
+  if (ec) throw_system_error(ec, "HttpServer: failed to set SO_REUSEADDR for " + where);
   acceptor->bind(endpoint, ec);
-  if (ec) throw_system_error(ec, "HttpServer: cannot bind " + where);
+  if (ec) throw_system_error(ec, "HttpServer: failed to bind " + where);
   acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw_system_error(ec, "HttpServer: cannot listen on " + where);
+  if (ec) throw_system_error(ec, "HttpServer: failed to listen on " + where);
   port = acceptor->local_endpoint().port();
 
   do_accept();

@@ -10,7 +10,7 @@
 // A malformed N, an unknown query parameter or value, abort_after >= N, and chunked=1 in an
 // HTTP/1.0 request get 400. A method other than GET or HEAD gets 405. Both come with a one-line
 // text/plain body that names the problem. HEAD gets the header that GET would get. Keep-alive follows the request: HTTP/1.1 keeps the connection open
-// unless the request says "Connection: close", HTTP/1.0 only with "Connection: keep-alive".
+// unless the request has "Connection: close", HTTP/1.0 only with "Connection: keep-alive".
 #pragma once
 
 #include <cstdint>
@@ -25,9 +25,9 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";  // listening address; loopback unless a caller says otherwise
   std::uint16_t port = 0;              // 0 picks an ephemeral port, read back with port()
   int threads = 1;                     // threads running the server's io_context
-  // Called from a server thread with a one-line description of each failed accept and of each
-  // connection that ended with an error. End of stream and closes done by stop() are not
-  // errors. Empty: errors are not reported.
+  // Called with a one-line description of each failed accept and of each connection that ended
+  // with an error. End of stream and closes done by stop() are not errors. Runs on a server
+  // thread, on several at once when threads > 1. Empty: errors are not reported.
   std::function<void(std::string_view message)> on_connection_error;
 };
 
@@ -42,12 +42,15 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Closes the listener and every connection, then joins the threads. Idempotent.
+  // Must not be called from on_connection_error, which runs on a thread that stop() joins.
   void stop();
 
   std::uint16_t port() const;
   // "http://ADDRESS:PORT" followed by `target`, which starts with '/'.
   std::string url(std::string_view target) const;
   // Responses sent so far, counted when their last byte was written.
+  // NOTE: the count rises when the write completes on the server thread, so a client can
+  // receive a response a moment before it is counted. Tests should poll rather than compare once.
   std::uint64_t responses_sent() const;
 
  private:

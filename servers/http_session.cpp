@@ -21,7 +21,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 // How long a closing connection waits for the client to close its side. Closing a socket whose
-// receive queue still holds data sends RST, which can make the client drop the end of the last
+// receive queue still contains data sends RST, which can make the client drop the end of the last
 // response, so the session reads and discards until EOF for at most this long.
 constexpr std::chrono::milliseconds linger_timeout{1000};
 

@@ -1,4 +1,4 @@
-// One accepted connection of HttpServer: reads requests, answers them and closes gracefully.
+// One accepted connection of HttpServer: reads requests, writes responses and closes gracefully.
 #pragma once
 
 #include "servers/pattern_body.hpp"
@@ -77,7 +77,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const std::uint64_t id_;
   const boost::asio::any_io_executor executor_;
   boost::asio::ip::tcp::socket socket_;
-  // Waits for delay_ms before a response, then bounds the drain in do_close().
+  // Timer for delay_ms before a response, and later for the time limit of the drain in
+  // do_close().
   boost::asio::steady_timer timer_;
   bool closed_by_server_stop_ = false;
 
@@ -92,10 +93,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<PatternResponse> pattern_response_;
   std::optional<PatternSerializer> pattern_serializer_;
   std::optional<TextResponse> text_response_;
-  // Write the header alone: HEAD requests and abort_after=0.
+  // True when only the header is written: for HEAD requests and for abort_after=0.
   bool header_only_ = false;
-  // The body stops early and the connection closes after the write (abort_after).
+  // True when the body stops at abort_after and the connection closes after the write.
   bool aborts_ = false;
+  // True when the connection stays open for another request after this response.
   bool keep_alive_ = true;
 };
 

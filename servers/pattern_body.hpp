@@ -75,7 +75,7 @@ struct PatternBody {
       position_ += length;
       ec = {};
       const auto slice = pattern_buffer().subspan(offset, length);
-      // `more` stays true at the abort point, so the serializer asks once more and gets the error.
+      // `more` stays true at the abort point, so the serializer calls get() again and gets the error.
       const bool more = position_ < end_ || aborts_;
       return {{const_buffers_type(slice.data(), slice.size()), more}};
     }

@@ -33,8 +33,8 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   // Only called when parsing responses.
   void on_response_impl(int, string_view, int, error_code&) override {}
 
-  // Connection and the framing fields are tracked by basic_parser itself (keep_alive(),
-  // chunked(), content_length()); the routes need no other field.
+  // basic_parser tracks Connection and the framing fields itself (keep_alive(), chunked(),
+  // content_length()), and the routes need no other field.
   void on_field_impl(boost::beast::http::field, string_view, string_view, error_code&) override {}
   void on_header_impl(error_code&) override {}
 

@@ -33,7 +33,7 @@ std::string quoted(std::string_view text) {
   return result;
 }
 
-// Parses "0" or "1" for the flag `name`; returns an error message otherwise.
+// Parses "0" or "1" for the flag `name`. Returns an error message otherwise.
 std::optional<std::string> parse_flag(std::string_view name, std::string_view value, bool& flag) {
   if (value == "0" || value == "1") {
     flag = value == "1";
@@ -42,11 +42,11 @@ std::optional<std::string> parse_flag(std::string_view name, std::string_view va
   return std::string(name) + " must be 0 or 1, got " + quoted(value);
 }
 
-// Applies one "key=value" query parameter to `route`; returns an error message on failure.
+// Applies one "key=value" query parameter to `route`. Returns an error message on failure.
 std::optional<std::string> apply_parameter(std::string_view parameter, BytesRoute& route) {
   const auto equals = parameter.find('=');
   if (equals == std::string_view::npos) {
-    return "query parameter " + quoted(parameter) + " has no value; write it as name=value";
+    return "missing value for query parameter " + quoted(parameter) + ": write it as name=value";
   }
   const auto name = parameter.substr(0, equals);
   const auto value = parameter.substr(equals + 1);
@@ -74,7 +74,7 @@ std::optional<std::string> apply_parameter(std::string_view parameter, BytesRout
   }
 
   return "unknown query parameter " + quoted(name) +
-         "; the known ones are delay_ms, close, chunked and abort_after";
+         " (known: delay_ms, close, chunked, abort_after)";
 }
 
 }  // namespace
@@ -88,7 +88,7 @@ RouteResult parse_route(std::string_view target) {
   if (!path.starts_with(bytes_prefix)) {
     RouteResult result;
     result.status = status::not_found;
-    result.message = "not found: " + std::string(path) + "; this server serves /bytes/N\n";
+    result.message = "not found: " + std::string(path) + " (this server serves only /bytes/N)\n";
     return result;
   }
 

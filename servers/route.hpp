@@ -20,7 +20,7 @@ struct BytesRoute {
   std::chrono::milliseconds delay{0};
   bool close = false;
   bool chunked = false;
-  // Number of body bytes sent before the connection is closed; always less than size.
+  // Number of body bytes sent before the connection is closed. Always less than size.
   std::optional<std::uint64_t> abort_after;
 };
 
@@ -32,8 +32,8 @@ struct RouteResult {
   std::string message;
 };
 
-// Parses a request target such as "/bytes/1024?chunked=1&delay_ms=5". Never throws on bad
-// input: an unknown path gives not_found, a malformed N or query gives bad_request.
+// Parses a request target such as "/bytes/1024?chunked=1&delay_ms=5". Bad input is reported
+// in the status, not thrown: an unknown path gives not_found, a malformed N or query bad_request.
 RouteResult parse_route(std::string_view target);
 
 }  // namespace sockaction::detail

@@ -22,7 +22,7 @@ constexpr int exit_usage = 2;
 constexpr int exit_bind_failure = 1;
 constexpr int max_threads = 1024;
 
-// Connection errors printed one by one; later ones are only counted.
+// Number of connection errors printed one by one. Later ones are only counted.
 constexpr std::uint64_t max_printed_errors = 20;
 
 constexpr std::string_view usage = R"(Usage: sockaction_server [OPTIONS]
@@ -81,12 +81,12 @@ Arguments parse_arguments(int argc, char** argv) {
     }
     if (option != "--address" && option != "--port" && option != "--threads") {
       throw UsageError{"unknown option '" + std::string(argv[i]) +
-                       "'; run sockaction_server --help to list the options"};
+                       "': run sockaction_server --help to list the options"};
     }
     if (!value) {
       if (i + 1 == argc) {
-        throw UsageError{"option " + std::string(option) + " needs a value; run " +
-                         "sockaction_server --help for its format"};
+        throw UsageError{"missing value for option " + std::string(option) +
+                         ": run sockaction_server --help for its format"};
       }
       value = argv[++i];
     }
@@ -120,12 +120,12 @@ Arguments parse_arguments(int argc, char** argv) {
 
 std::string bind_failure_hint(const std::error_code& ec) {
   if (ec == std::errc::address_in_use) {
-    return "choose another --port, or stop the process that listens on it";
+    return "Choose another --port, or stop the process that listens on it.";
   }
   if (ec == std::errc::permission_denied) {
-    return "choose a --port of 1024 or above, or run with the capability to bind it";
+    return "Choose a --port of 1024 or above, or run with the capability to bind it.";
   }
-  return "check that --address belongs to this machine";
+  return "Check that --address is an address of this machine.";
 }
 
 }  // namespace
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
   try {
     server.emplace(options);
   } catch (const std::system_error& error) {
-    std::cerr << "sockaction_server: " << error.what() << "; " << bind_failure_hint(error.code())
+    std::cerr << "sockaction_server: " << error.what() << ". " << bind_failure_hint(error.code())
               << '\n';
     return exit_bind_failure;
   }

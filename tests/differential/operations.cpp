@@ -13,7 +13,7 @@ constexpr std::array<std::string_view, op_kind_count> kind_names = {
     "watch_read",          "watch_write",       "watch_read_write",     "unwatch",
     "peer_write",          "peer_read_all",     "local_write_fill",     "local_read_all",
     "peer_shutdown_write", "peer_close",        "local_shutdown_write", "close_and_reuse",
-    "close_unwatched_and_reuse",
+    "close_unwatched_and_reuse", "same_turn",
 };
 
 // Largest byte count decode_operations() gives a peer_write. The peer's send buffer is small
@@ -22,12 +22,13 @@ constexpr std::uint16_t max_decoded_write = 16384;
 
 // Relative frequency of each kind in random_operations(), indexed by OpKind. Watches dominate
 // because most readiness changes only matter while the fd is watched. Hangups and closes are rare
-// so that a slot spends most of a sequence connected.
+// so that a slot spends most of a sequence connected. same_turn is common enough that runs of
+// several changes within one loop turn occur in most sequences.
 constexpr std::array<unsigned, op_kind_count> kind_weights = {
     10, 8, 8, 6,  // watch_read, watch_write, watch_read_write, unwatch
     14, 6, 6, 8,  // peer_write, peer_read_all, local_write_fill, local_read_all
     2, 2, 2, 5,   // peer_shutdown_write, peer_close, local_shutdown_write, close_and_reuse
-    3,            // close_unwatched_and_reuse
+    3, 10,        // close_unwatched_and_reuse, same_turn
 };
 
 OpKind weighted_kind(std::uint64_t draw) {
@@ -84,7 +85,7 @@ std::vector<Operation> decode_operations(std::span<const std::uint8_t> bytes) {
   while (position + 2 <= bytes.size()) {
     Operation op;
     op.kind = static_cast<OpKind>(bytes[position] % op_kind_count);
-    op.slot = static_cast<std::uint8_t>(bytes[position + 1] % pool_size);
+    op.slot = op.kind == OpKind::same_turn ? 0 : static_cast<std::uint8_t>(bytes[position + 1] % pool_size);
     position += 2;
     if (op.kind == OpKind::peer_write) {
       if (position + 2 > bytes.size()) break;
@@ -106,10 +107,11 @@ std::vector<Operation> random_operations(std::uint64_t seed, std::size_t count) 
   for (std::size_t i = 0; i < count; ++i) {
     Operation op;
     op.kind = weighted_kind(generator());
-    // Three ops in four go to slots 0-3, so that each of those slots sees enough operations in a
+    // Three ops in four go to slots 0-3, so that each of those slots gets enough operations in a
     // short sequence for its states to interact.
     const std::uint64_t slot_draw = generator();
     op.slot = static_cast<std::uint8_t>(slot_draw % 4 != 0 ? (slot_draw >> 8) % 4 : (slot_draw >> 8) % pool_size);
+    if (op.kind == OpKind::same_turn) op.slot = 0;
     if (op.kind == OpKind::peer_write) {
       // Mostly small writes, which leave the receive queue short, and sometimes large ones.
       const std::uint64_t size_draw = generator();
