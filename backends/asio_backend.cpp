@@ -138,21 +138,20 @@ void AsioBackend::report(int fd, Watch& watch, int bits) {
   ready_->push_back({fd, bits});
 }
 
-std::size_t AsioBackend::run_handlers(int timeout_ms) {
+void AsioBackend::run_handlers(int timeout_ms) {
   if (timeout_ms == 0) {
     ++counters_.system_calls;
-    return io_context_.poll();
+    io_context_.poll();
+    return;
   }
 
   const std::size_t first = ready_->size();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::size_t handlers = 0;
   for (;;) {
     ++counters_.system_calls;
     const std::size_t ran =
         timeout_ms < 0 ? io_context_.run_one() : io_context_.run_one_until(deadline);
-    if (ran == 0) return handlers;  // the timeout passed and no handler is queued
-    handlers += ran;
+    if (ran == 0) return;  // the timeout passed and no handler is queued
     // A handler can run without reporting anything, for example a cancelled wait's completion.
     const bool timed_out = timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline;
     if (ready_->size() > first || timed_out) break;
@@ -160,7 +159,7 @@ std::size_t AsioBackend::run_handlers(int timeout_ms) {
   // Run what the same epoll_wait made ready too. This also leaves no reactor event queued for a
   // socket the driver may unwatch before the next wait().
   ++counters_.system_calls;
-  return handlers + io_context_.poll();
+  io_context_.poll();
 }
 
 std::error_code AsioBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready) {

@@ -38,7 +38,7 @@ class AsioBackend final : public Backend {
   void on_wait_done(int fd, std::uint64_t generation, bool for_write,
                     const boost::system::error_code& error);
   void report(int fd, Watch& watch, int bits);
-  std::size_t run_handlers(int timeout_ms);
+  void run_handlers(int timeout_ms);
 
   boost::asio::io_context io_context_{1};
   // Keeps the io_context from stopping when no wait is pending, so run_one_until blocks for the

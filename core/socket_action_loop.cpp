@@ -17,6 +17,10 @@ const char* poll_name(int what) {
   }
 }
 
+// Longest single wait, so the run limit is checked at least this often when libcurl has set
+// no deadline.
+constexpr long long max_wait_ms = 60'000;
+
 // Bits of `events` that libcurl still asks for: read and write as the interest says, and always
 // errors, since libcurl must learn of those whatever it waits for.
 int mask_to_interest(int events, Interest interest) {
@@ -93,11 +97,7 @@ int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
 void SocketActionLoop::set_deadline(long timeout_ms) {
   ++stats_.counters.timer_callbacks;
   if (options_.trace) trace("timer_cb timeout_ms=%ld", timeout_ms);
-  if (timeout_ms < 0) {
-    deadline_.reset();
-  } else {
-    deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  }
+  deadline_.set(timeout_ms, Clock::now());
 }
 
 bool SocketActionLoop::act(curl_socket_t fd, int events) {
@@ -118,13 +118,11 @@ bool SocketActionLoop::act(curl_socket_t fd, int events) {
 
 int SocketActionLoop::next_timeout_ms(Clock::time_point run_deadline) const {
   const auto now = Clock::now();
-  auto until = run_deadline - now;
-  if (deadline_) until = std::min(until, *deadline_ - now);
-  if (until <= Clock::duration::zero()) return 0;
-  // Round up: waking a little early would only find the deadline not yet passed and wait again.
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
-  if (!deadline_ && ms > 1000 * 60) return 1000 * 60;
-  return static_cast<int>(ms);
+  if (now >= run_deadline) return 0;
+  // Capped by the run's own limit, so a run that libcurl leaves without a deadline still ends.
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(run_deadline - now).count();
+  const int cap_ms = static_cast<int>(std::min<long long>(left, max_wait_ms));
+  return deadline_.wait_ms(now, cap_ms);
 }
 
 bool SocketActionLoop::wait_for_events(int timeout_ms) {
@@ -161,8 +159,9 @@ bool SocketActionLoop::dispatch_events() {
 }
 
 bool SocketActionLoop::fire_expired_deadline() {
-  if (!deadline_ || Clock::now() < *deadline_) return true;
-  deadline_.reset();  // spent: libcurl sets a new one from inside the action if it needs one
+  // take_if_passed clears the deadline first: it is spent, and libcurl sets a new one from
+  // inside the action if it needs one.
+  if (!deadline_.take_if_passed(Clock::now())) return true;
   ++stats_.counters.timer_expirations;
   return act(CURL_SOCKET_TIMEOUT, 0);
 }
@@ -180,7 +179,7 @@ void SocketActionLoop::run() {
 
   pool_.emplace(multi_.get(), spec_, stats_, progress_);
   if (auto error = pool_->start()) return fail(std::move(*error));
-  deadline_.reset();
+  deadline_.clear();
   if (!act(CURL_SOCKET_TIMEOUT, 0)) return;
 
   while (!pool_->all_finished()) {

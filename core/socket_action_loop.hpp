@@ -24,6 +24,7 @@
 
 #include "core/backend.hpp"
 #include "core/curl_handles.hpp"
+#include "core/deadline.hpp"
 #include "core/run.hpp"
 #include "core/transfer_pool.hpp"
 
@@ -77,7 +78,7 @@ class SocketActionLoop {
   RunStats& stats_;
   std::uint64_t progress_ = 0;
   std::uint64_t next_generation_ = 1;
-  std::optional<Clock::time_point> deadline_;
+  TimerDeadline deadline_;
   std::unordered_map<curl_socket_t, WatchedSocket> sockets_;
   std::unordered_set<curl_socket_t> announced_before_;  // every number announced in this run
   std::vector<ReadyEvent> ready_;

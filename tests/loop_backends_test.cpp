@@ -227,8 +227,9 @@ TEST_P(LoopBackendTest, PendingErrorReportedEveryWait) {
   pair.peer = -1;
   ASSERT_FALSE(loop->watch(pair.local, Interest::read));
 
-  // Nobody reads, so the socket stays ready and must be reported again, as a level-triggered
-  // poll does. libuv stops a handle when it reports an error, so this checks its restart too.
+  // The test never reads, so the socket stays ready and must be reported again, as a
+  // level-triggered poll does. libuv stops a handle when it reports an error, so this checks
+  // that the backend starts it again.
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const int bits = collect_events(*loop, pair.local);
