@@ -53,15 +53,11 @@ EpollBackend::~EpollBackend() { close(epoll_fd_); }
 std::error_code EpollBackend::watch(int fd, Interest interest) {
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
   Watched& entry = watched_[fd];
-  if (entry.removed) {
-    // Removed and announced again within one turn: either the same connection back from
-    // libcurl's cache, or a new socket that got the closed one's number. Only MOD works for the
-    // first and only ADD for the second, so force a MOD, which falls back to ADD on ENOENT.
-    entry.removed = false;
-    entry.registered_valid = false;
-  }
-  if (entry.wanted != interest || !entry.registered_valid) changed_.push_back(fd);
+  // A removal still pending is undone: without a closing() call in between, this is the same
+  // socket, back from libcurl's connection cache.
+  entry.removed = false;
   entry.wanted = interest;
+  if (!entry.in_kernel || entry.registered != interest) changed_.push_back(fd);
   return {};
 }
 
@@ -77,10 +73,20 @@ std::error_code EpollBackend::unwatch(int fd) {
   return {};
 }
 
+void EpollBackend::closing(int fd) {
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return;
+  const bool in_kernel = it->second.in_kernel;
+  watched_.erase(it);
+  // The kernel would drop the descriptor at close by itself, but only if no other descriptor
+  // refers to the same socket, so remove it explicitly. An error here leaves nothing to undo.
+  if (in_kernel) (void)remove_from_kernel(fd);
+}
+
 std::error_code EpollBackend::remove_from_kernel(int fd) {
   ++counters_.system_calls;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0) {
-    // Closed since CURL_POLL_REMOVE (EBADF), or closed and dropped from the set by the kernel
+    // Closed without closing() (EBADF), or closed and dropped from the set by the kernel
     // (ENOENT): nothing is left to remove.
     if (errno != EBADF && errno != ENOENT) return {errno, std::generic_category()};
   }
@@ -94,14 +100,13 @@ std::error_code EpollBackend::register_interest(int fd, Watched& entry) {
   const int operation = entry.in_kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   ++counters_.system_calls;
   if (epoll_ctl(epoll_fd_, operation, fd, &event) != 0) {
-    // The kernel drops a closed descriptor from the set by itself, so MOD finds nothing when
-    // the number now belongs to a new socket: add that one.
+    // A socket closed without closing() was dropped from the set by the kernel, so MOD finds
+    // nothing when its number now belongs to a new socket: add that one.
     if (errno != ENOENT || operation != EPOLL_CTL_MOD) return {errno, std::generic_category()};
     ++counters_.system_calls;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return {errno, std::generic_category()};
   }
   entry.registered = entry.wanted;
-  entry.registered_valid = true;
   entry.in_kernel = true;
   return {};
 }
@@ -110,12 +115,12 @@ std::error_code EpollBackend::apply_changes() {
   std::error_code first_error;
   for (int fd : changed_) {
     auto it = watched_.find(fd);
-    if (it == watched_.end()) continue;  // handled by an earlier entry of changed_
+    if (it == watched_.end()) continue;  // closed, or handled by an earlier entry of changed_
     std::error_code error;
     if (it->second.removed) {
       error = remove_from_kernel(fd);
       watched_.erase(it);
-    } else if (!it->second.registered_valid || it->second.registered != it->second.wanted) {
+    } else if (!it->second.in_kernel || it->second.registered != it->second.wanted) {
       error = register_interest(fd, it->second);
     }
     if (error && !first_error) first_error = error;

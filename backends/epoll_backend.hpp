@@ -1,8 +1,9 @@
 // epoll(7), level-triggered. Interest changes and removals are kept in user space and applied
 // with epoll_ctl just before the next epoll_wait, so changes that libcurl makes and undoes within
-// one loop turn cost at most one system call. The common case: a keep-alive connection gets
+// one loop turn cost no system call. The common case: a keep-alive connection gets
 // CURL_POLL_REMOVE when its transfer ends and CURL_POLL_IN again when the next transfer takes
-// it from the connection cache.
+// it from the connection cache, in the same turn. Closes come through closing(), which removes
+// the descriptor while it is still open, so no epoll_ctl ever names a closed number.
 #pragma once
 
 #include "backends/registry.hpp"
@@ -24,10 +25,10 @@ class EpollBackend final : public Backend {
 
   std::string_view name() const override { return "epoll"; }
   std::error_code watch(int fd, Interest interest) override;
-  // Removes `fd` from the epoll set at the next wait. If libcurl closes the socket before then,
-  // the kernel has already dropped it; if a new socket gets the same number and is watched
-  // before then, watch() re-registers it.
+  // Removes `fd` from the epoll set at the next wait, unless it is watched again before then.
   std::error_code unwatch(int fd) override;
+  // Removes `fd` from the epoll set at once, while the number is still this socket's.
+  void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
@@ -35,8 +36,7 @@ class EpollBackend final : public Backend {
   struct Watched {
     Interest wanted = Interest::read;      // what libcurl asked for last
     Interest registered = Interest::read;  // what the kernel's epoll set holds, if valid
-    bool registered_valid = false;         // false: the next apply must call epoll_ctl
-    bool in_kernel = false;                // an ADD succeeded for this number
+    bool in_kernel = false;                // the epoll set holds this descriptor
     bool removed = false;                  // unwatched; DEL pending for the next apply
   };
   std::error_code apply_changes();

@@ -37,7 +37,7 @@ BackendInfo multi_poll_info() {
   };
 }
 
-// An entry for a backend this build left out, so lists and skips can say why.
+// An entry for a backend this build left out, so lists and skipped tests show the reason.
 BackendInfo left_out(std::string name, std::string reason) {
   return {
       .name = name,

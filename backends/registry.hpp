@@ -1,4 +1,4 @@
-// The list of event mechanisms this build knows, available here or not.
+// The registry of event mechanisms in this build, available here or not.
 #pragma once
 
 #include "core/backend.hpp"
@@ -11,7 +11,7 @@
 
 namespace sockaction {
 
-// How the driver runs a backend's loop.
+// The loop the driver runs for a backend.
 enum class LoopKind {
   socket_action,  // the driver's curl_multi_socket_action loop waits through a Backend
   multi_poll,     // libcurl waits by itself: curl_multi_perform plus curl_multi_poll (baseline)

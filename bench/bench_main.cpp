@@ -37,9 +37,10 @@ struct BenchCase {
 BenchOptions options;
 std::unique_ptr<HttpServer> server;  // started before the first benchmark, stopped after the last
 
-// Transfers per iteration: enough to keep every connection busy several times over, so the
-// figures describe steady state rather than connection setup, and few enough that one
-// iteration of the slowest case (1 MiB at concurrency 1024) stays near a second on 2 cores.
+// Returns the transfers per iteration. They are enough to keep every connection busy several
+// times over, so the figures describe steady state rather than connection setup. They are few
+// enough that one iteration of the slowest case (1 MiB at concurrency 1024) takes about a second
+// on 2 cores.
 std::size_t default_transfers(const Scenario& scenario, int concurrency) {
   const auto c = static_cast<std::size_t>(concurrency);
   if (scenario.body_bytes >= (1u << 20)) return std::max<std::size_t>(c, 32);
@@ -150,7 +151,7 @@ void run_case(benchmark::State& state, const BenchCase& bench_case) {
   set_counters(state, total);
 }
 
-// Why `backend` cannot run `concurrency` here, or an empty string when it can.
+// Returns why `backend` cannot run `concurrency` here, or an empty string when it can.
 std::string skip_reason(const BackendInfo& backend, int concurrency) {
   if (Availability availability = backend.probe(); !availability.available) {
     return backend.name + " is not available here: " + availability.reason;

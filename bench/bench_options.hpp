@@ -1,4 +1,4 @@
-// The benchmark binary's own flags, read before Google Benchmark sees the command line.
+// The benchmark binary's own flags, parsed before Google Benchmark parses the command line.
 #pragma once
 
 #include <cstddef>

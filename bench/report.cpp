@@ -213,9 +213,11 @@ void write_context(std::ostream& out, const Report& report) {
   out << "| repetitions (medians shown) | " << report.repetitions << " |\n\n";
 }
 
-void write_rate_table(std::ostream& out, const Report& report) {
+// One table with a row per scenario and concurrency and a column per backend, showing `key`.
+void write_matrix(std::ostream& out, const Report& report, const std::string& title,
+                  const std::string& key, std::string (*format)(double)) {
   const auto backends = unique(report, &Row::backend);
-  out << "## Requests per second\n\n| scenario | concurrency |";
+  out << "## " << title << "\n\n| scenario | concurrency |";
   for (const auto& backend : backends) out << ' ' << backend << " |";
   out << "\n|---|---:|";
   for (std::size_t i = 0; i < backends.size(); ++i) out << "---:|";
@@ -225,13 +227,17 @@ void write_rate_table(std::ostream& out, const Report& report) {
       out << "| " << scenario << " | " << concurrency << " |";
       for (const auto& backend : backends) {
         const Row* row = find_row(report, backend, scenario, concurrency);
-        out << ' ' << (!row ? "" : row->error.empty() ? format_rate(counter(*row, "requests")) : "skip") << " |";
+        out << ' ' << (!row ? "" : row->error.empty() ? format(counter(*row, key)) : "skip") << " |";
       }
       out << '\n';
     }
   }
   out << '\n';
 }
+
+std::string format_ms(double microseconds) { return format_fixed(microseconds / 1000.0, 2); }
+
+std::string format_two_digits(double value) { return format_fixed(value, 2); }
 
 void write_detail_table(std::ostream& out, const Report& report) {
   out << "## Details\n\nLatencies in ms; costs per request. `syscalls` counts the backend's kernel "
@@ -333,8 +339,11 @@ int main(int argc, char** argv) {
   std::ostringstream table;
   table << "# sockaction comparison\n\n";
   write_context(table, report);
-  write_rate_table(table, report);
+  write_matrix(table, report, "Requests per second", "requests", format_rate);
   write_expectations(table, report);
+  write_matrix(table, report, "p99 latency (ms)", "p99_us", format_ms);
+  write_matrix(table, report, "Backend system calls per request", "syscalls_per_req", format_two_digits);
+  write_matrix(table, report, "Loop CPU time per request (µs)", "driver_cpu_us_per_req", format_two_digits);
   write_detail_table(table, report);
   if (options->output.empty()) {
     std::cout << table.str();

@@ -53,6 +53,13 @@ class Backend {
   // backend must also accept an fd that is already closed and treat that as done.
   virtual std::error_code unwatch(int fd) = 0;
 
+  // Called just before the owner closes `fd`, whether or not it is watched; the driver calls it
+  // from libcurl's CURLOPT_CLOSESOCKETFUNCTION. After the close, the number may belong to
+  // another thread's new socket, so a backend that defers kernel work for `fd` finishes or drops
+  // it here. A backend may rely on this: a number unwatched and watched again without closing()
+  // in between is still the same socket.
+  virtual void closing(int /*fd*/) {}
+
   // Blocks until a watched descriptor is ready or `timeout_ms` passes (-1: no timeout, 0: do not
   // block), then appends one ReadyEvent per ready descriptor to `ready`. A wait interrupted by a
   // signal returns with no events rather than an error.

@@ -1,4 +1,4 @@
-// What the libcurl in use is, for reports: benchmarks record it beside their numbers.
+// Version and features of the libcurl in use, which benchmarks record beside their numbers.
 #pragma once
 
 #include <string>

@@ -12,7 +12,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Longest single curl_multi_poll, so the run limit is checked at least this often. libcurl
+// Maximum single curl_multi_poll, so the run limit is checked at least this often. libcurl
 // shortens the wait by itself when one of its own timers is due sooner.
 constexpr int max_poll_ms = 1000;
 

@@ -21,9 +21,8 @@ struct DriverOptions {
   std::chrono::milliseconds run_limit{120'000};
 };
 
-// Runs `spec` through `backend`. Returns stats with fatal_error set, never throws, when the
-// backend cannot be created or fails during the run; throws std::invalid_argument for an
-// invalid spec.
+// Runs `spec` through `backend`. When the backend cannot be created or fails during the run,
+// returns stats with fatal_error set. Throws std::invalid_argument for an invalid spec.
 RunStats run_workload(const BackendInfo& backend, const WorkloadSpec& spec,
                       const DriverOptions& options = {});
 

@@ -1,4 +1,4 @@
-// What a run measured.
+// Measurements of one run.
 #pragma once
 
 #include "core/workload.hpp"

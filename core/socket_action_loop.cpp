@@ -17,12 +17,12 @@ const char* poll_name(int what) {
   }
 }
 
-// Longest single wait, so the run limit is checked at least this often when libcurl has set
+// Maximum single wait, so the run limit is checked at least this often when libcurl has set
 // no deadline.
 constexpr long long max_wait_ms = 60'000;
 
-// Bits of `events` that libcurl still asks for: read and write as the interest says, and always
-// errors, since libcurl must learn of those whatever it waits for.
+// Returns the bits of `events` within the socket's current interest. Errors always pass, because
+// libcurl must learn of them whatever it waits for.
 int mask_to_interest(int events, Interest interest) {
   int mask = ready_error;
   if (wants_read(interest)) mask |= ready_read;
@@ -89,7 +89,8 @@ int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
                  "; lower the concurrency or use poll or epoll)";
     }
     fail(std::move(message));
-    return -1;  // libcurl fails the action with CURLM_ABORTED_BY_CALLBACK (7.84+) or CURLM_BAD_SOCKET
+    // CURLMOPT_SOCKETFUNCTION(3), as of libcurl 7.85: an error aborts every transfer in progress.
+    return -1;
   }
   return 0;
 }
@@ -177,7 +178,7 @@ void SocketActionLoop::run() {
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &SocketActionLoop::on_timer);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
 
-  pool_.emplace(multi_.get(), spec_, stats_, progress_);
+  pool_.emplace(multi_.get(), spec_, stats_, progress_, &backend_);
   if (auto error = pool_->start()) return fail(std::move(*error));
   deadline_.clear();
   if (!act(CURL_SOCKET_TIMEOUT, 0)) return;

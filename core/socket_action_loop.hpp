@@ -17,7 +17,9 @@
 //     curl_multi_socket_action(CURL_SOCKET_TIMEOUT); libcurl sets a new deadline through the
 //     timer callback if it wants one.
 //  5. After every action, curl_multi_info_read is drained and finished transfers are replaced.
-//  6. A ready event collected in a wait is dropped when, by the time it would be delivered, libcurl
+//  6. libcurl closes its sockets through CURLOPT_CLOSESOCKETFUNCTION, which calls
+//     Backend::closing(fd) first, so no backend touches a number after its socket is closed.
+//  7. A ready event collected in a wait is dropped when, by the time it would be delivered, libcurl
 //     has removed that socket or removed it and announced a new socket with the same number.
 //     Bits libcurl no longer asks for are masked out; CURL_CSELECT_ERR always passes.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include "core/body_pattern.hpp"
 
+#include <unistd.h>
+
 #include <span>
 
 namespace sockaction {
@@ -18,8 +20,8 @@ struct TransferPool::Slot {
 };
 
 TransferPool::TransferPool(CURLM* multi, const WorkloadSpec& spec, RunStats& stats,
-                           std::uint64_t& progress)
-    : multi_(multi), spec_(spec), stats_(stats), progress_(progress) {
+                           std::uint64_t& progress, Backend* backend)
+    : multi_(multi), spec_(spec), stats_(stats), progress_(progress), backend_(backend) {
   stats_.results.reserve(spec_.transfers);
 }
 
@@ -40,8 +42,18 @@ std::size_t TransferPool::on_body(char* data, std::size_t size, std::size_t coun
   return length;
 }
 
+int TransferPool::on_close_socket(void* backend, curl_socket_t fd) {
+  static_cast<Backend*>(backend)->closing(fd);
+  return close(fd);
+}
+
 std::optional<std::string> TransferPool::configure(Slot& slot) {
   CURL* easy = slot.easy.get();
+  if (backend_ && (curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
+                                    &TransferPool::on_close_socket) != CURLE_OK ||
+                   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, backend_) != CURLE_OK)) {
+    return std::string("curl_easy_setopt(CURLOPT_CLOSESOCKETFUNCTION) failed");
+  }
   const bool ok =
       curl_easy_setopt(easy, CURLOPT_URL, spec_.url.c_str()) == CURLE_OK &&
       curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &TransferPool::on_body) == CURLE_OK &&

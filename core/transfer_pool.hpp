@@ -1,6 +1,7 @@
 // The easy handles of a run: starts transfers, checks finished ones, keeps C in flight.
 #pragma once
 
+#include "core/backend.hpp"
 #include "core/curl_handles.hpp"
 #include "core/run_stats.hpp"
 #include "core/workload.hpp"
@@ -18,7 +19,10 @@ class TransferPool {
  public:
   // `multi` must outlive the pool. Finished transfers are appended to stats.results and
   // counted in stats. `progress` is incremented whenever body bytes arrive or a transfer ends.
-  TransferPool(CURLM* multi, const WorkloadSpec& spec, RunStats& stats, std::uint64_t& progress);
+  // `backend`, when set, hears of every socket libcurl closes, just before the close, and must
+  // outlive `multi`, because libcurl closes cached connections in curl_multi_cleanup.
+  TransferPool(CURLM* multi, const WorkloadSpec& spec, RunStats& stats, std::uint64_t& progress,
+               Backend* backend = nullptr);
   // Removes the transfers still in flight from the multi handle.
   ~TransferPool();
   TransferPool(const TransferPool&) = delete;
@@ -37,6 +41,7 @@ class TransferPool {
  private:
   struct Slot;
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* slot);
+  static int on_close_socket(void* backend, curl_socket_t fd);
   std::optional<std::string> configure(Slot& slot);
   std::optional<std::string> launch(Slot& slot);
   void record(Slot& slot, CURLcode code);
@@ -45,6 +50,7 @@ class TransferPool {
   const WorkloadSpec& spec_;
   RunStats& stats_;
   std::uint64_t& progress_;
+  Backend* backend_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::size_t started_ = 0;
   std::size_t finished_ = 0;

@@ -1,4 +1,4 @@
-// What a run does: N transfers in total with C in flight, and how each finished one is checked.
+// Workloads of N transfers in total with C in flight, and the checks of each finished transfer.
 #pragma once
 
 #include <curl/curl.h>

@@ -117,6 +117,7 @@ void EventLoop::remove(curl_socket_t fd) {
 }
 
 void EventLoop::check_closing(int fd) {
+  backend_.closing(fd);  // as the driver's close-socket callback does
   if (sockets_.count(fd) == 0) return;
   state_.fail("remove-before-close",
               "libcurl closed fd " + std::to_string(fd) +

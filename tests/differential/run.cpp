@@ -186,9 +186,11 @@ class DifferentialRun {
         return std::nullopt;
       case OpKind::close_and_reuse:
         if (auto failure = unwatch(slot)) return failure;
+        backend_->closing(pool_.local(slot));  // as the driver's close-socket callback does
         pool_.replace_keeping_number(slot);
         return std::nullopt;
       case OpKind::close_unwatched_and_reuse:
+        backend_->closing(pool_.local(slot));
         pool_.replace_keeping_number(slot);
         if (slots_[slot].interest) slots_[slot].stale = true;
         return std::nullopt;
