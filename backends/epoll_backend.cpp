@@ -63,13 +63,12 @@ std::error_code EpollBackend::watch(int fd, Interest interest) {
 
 std::error_code EpollBackend::unwatch(int fd) {
   auto it = watched_.find(fd);
-  if (it == watched_.end() || it->second.removed) return {};
+  if (it == watched_.end()) return {};
   if (!it->second.in_kernel) {
     watched_.erase(it);
     return {};
   }
   it->second.removed = true;
-  changed_.push_back(fd);
   return {};
 }
 
@@ -116,14 +115,11 @@ std::error_code EpollBackend::apply_changes() {
   for (int fd : changed_) {
     auto it = watched_.find(fd);
     if (it == watched_.end()) continue;  // closed, or handled by an earlier entry of changed_
-    std::error_code error;
-    if (it->second.removed) {
-      error = remove_from_kernel(fd);
-      watched_.erase(it);
-    } else if (!it->second.in_kernel || it->second.registered != it->second.wanted) {
-      error = register_interest(fd, it->second);
+    const Watched& entry = it->second;
+    if (entry.removed || (entry.in_kernel && entry.registered == entry.wanted)) continue;
+    if (std::error_code error = register_interest(fd, it->second); error && !first_error) {
+      first_error = error;
     }
-    if (error && !first_error) first_error = error;
   }
   changed_.clear();
   return first_error;
@@ -140,7 +136,15 @@ std::error_code EpollBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
   }
   for (int i = 0; i < count; ++i) {
     const std::uint64_t data = events_[i].data.u64;
-    ready.push_back({fd_of(data), to_ready_bits(events_[i].events, interest_of(data))});
+    const int fd = fd_of(data);
+    if (auto it = watched_.find(fd); it != watched_.end() && it->second.removed) {
+      // Unwatched and ready: level-triggered, it would report again every turn, so it leaves
+      // the set now. Not closed yet, because closing() would have erased it.
+      watched_.erase(it);
+      if (std::error_code error = remove_from_kernel(fd)) return error;
+      continue;
+    }
+    ready.push_back({fd, to_ready_bits(events_[i].events, interest_of(data))});
   }
   return {};
 }

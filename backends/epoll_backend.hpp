@@ -1,9 +1,12 @@
-// epoll(7), level-triggered. Interest changes and removals are kept in user space and applied
-// with epoll_ctl just before the next epoll_wait, so changes that libcurl makes and undoes within
-// one loop turn cost no system call. The common case: a keep-alive connection gets
-// CURL_POLL_REMOVE when its transfer ends and CURL_POLL_IN again when the next transfer takes
-// it from the connection cache, in the same turn. Closes come through closing(), which removes
-// the descriptor while it is still open, so no epoll_ctl ever names a closed number.
+// epoll(7), level-triggered, with as few epoll_ctl calls as correctness allows:
+//  - interest changes are applied just before the next epoll_wait, so a change that libcurl
+//    undoes within one loop turn costs nothing;
+//  - an unwatched socket stays in the epoll set, and is removed only when it reports an event
+//    or is closed. A keep-alive connection idles in libcurl's connection cache between
+//    transfers (CURL_POLL_REMOVE, later CURL_POLL_IN again) without any system call, unless
+//    the server closes it meanwhile;
+//  - closes come through closing(), which removes the descriptor while it is still open, so no
+//    epoll_ctl ever names a closed number.
 #pragma once
 
 #include "backends/registry.hpp"
@@ -25,7 +28,7 @@ class EpollBackend final : public Backend {
 
   std::string_view name() const override { return "epoll"; }
   std::error_code watch(int fd, Interest interest) override;
-  // Removes `fd` from the epoll set at the next wait, unless it is watched again before then.
+  // Stops reporting `fd`. It leaves the epoll set when it next becomes ready or is closed.
   std::error_code unwatch(int fd) override;
   // Removes `fd` from the epoll set at once, while the number is still this socket's.
   void closing(int fd) override;
@@ -37,7 +40,7 @@ class EpollBackend final : public Backend {
     Interest wanted = Interest::read;      // what libcurl asked for last
     Interest registered = Interest::read;  // what the kernel's epoll set holds, if valid
     bool in_kernel = false;                // the epoll set holds this descriptor
-    bool removed = false;                  // unwatched; DEL pending for the next apply
+    bool removed = false;                  // unwatched, but still in the epoll set
   };
   std::error_code apply_changes();
   std::error_code remove_from_kernel(int fd);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +73,37 @@ bool split_name(std::string name, Row& row) {
   return true;
 }
 
+// Returns `text` with the bare NaN, nan, inf and Infinity that Google Benchmark 1.7 writes for
+// undefined statistics (the coefficient of variation of an all-zero counter) turned into null,
+// so a standard JSON parser accepts it.
+std::string replace_non_finite(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const char* token : {"-nan", "nan", "-NaN", "NaN", "-inf", "inf", "-Infinity", "Infinity"}) {
+      const std::size_t length = std::strlen(token);
+      if (text.compare(i, length, token) == 0) {
+        out += "null";
+        i += length - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
 // Reads the benchmarks, keeping median aggregates when there are repetitions and plain
 // iteration rows otherwise. Throws std::runtime_error naming the problem.
 Report read_report(const std::string& path) {
@@ -80,7 +112,7 @@ Report read_report(const std::string& path) {
   std::stringstream content;
   content << file.rdbuf();
   boost::system::error_code error;
-  json::value document = json::parse(content.str(), error);
+  json::value document = json::parse(replace_non_finite(content.str()), error);
   if (error) throw std::runtime_error(path + " is not valid JSON: " + error.message());
   if (!document.is_object() || !document.as_object().contains("benchmarks")) {
     throw std::runtime_error(path + " has no \"benchmarks\" array; is it --benchmark_format=json output?");
