@@ -35,7 +35,9 @@ struct BenchCase {
 };
 
 BenchOptions options;
-std::unique_ptr<HttpServer> server;  // started before the first benchmark, stopped after the last
+std::unique_ptr<HttpServer> server;
+int benchmarks_failed = 0;  // benchmarks that stopped on a failed transfer or a backend error
+int benchmarks_passed = 0;  // benchmarks that ran every transfer successfully  // started before the first benchmark, stopped after the last
 
 // Returns the transfers per iteration. Each iteration sets up a new multi handle, backend and C
 // connections, so an iteration of only a few transfers per connection measures connection
@@ -146,9 +148,11 @@ void run_case(benchmark::State& state, const BenchCase& bench_case) {
     accumulate(total, std::move(run));
     if (!problem.empty()) {
       state.SkipWithError(problem.c_str());
+      ++benchmarks_failed;
       break;
     }
   }
+  if (!state.error_occurred()) ++benchmarks_passed;
   set_counters(state, total);
 }
 
@@ -226,10 +230,9 @@ void add_context() {
 void print_backends() {
   for (const BackendInfo& backend : all_backends()) {
     const Availability availability = backend.probe();
-    std::string line = backend.name + (availability.available ? "  available  " : "  missing    ") +
-                       backend.description;
-    if (!availability.available) line += " (" + availability.reason + ")";
-    std::puts(line.c_str());
+    const std::string& detail = availability.available ? backend.description : availability.reason;
+    std::printf("%-12s %-10s %s\n", backend.name.c_str(),
+                availability.available ? "available" : "missing", detail.c_str());
   }
 }
 
@@ -253,6 +256,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::string out_path;  // Google Benchmark creates it even when no benchmark matches the filter
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument.starts_with("--benchmark_out=")) out_path = argument.substr(16);
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   if (options.external_url.empty()) {
@@ -262,8 +270,23 @@ int main(int argc, char** argv) {
   }
   add_context();
   register_cases();
-  benchmark::RunSpecifiedBenchmarks();
+  const std::size_t matched = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   server.reset();
+  if (matched == 0) {
+    if (!out_path.empty()) std::remove(out_path.c_str());
+    std::fprintf(stderr, "sockaction_bench: no benchmark matches the filter; list them with "
+                         "--benchmark_list_tests\n");
+    return 2;
+  }
+  if (benchmarks_failed > 0) {
+    std::fprintf(stderr, "sockaction_bench: %d benchmark(s) failed; their error_message says why\n",
+                 benchmarks_failed);
+    return 1;
+  }
+  if (benchmarks_passed == 0) {
+    std::fprintf(stderr, "sockaction_bench: no benchmark ran: every selected one was skipped\n");
+    return 1;
+  }
   return 0;
 }

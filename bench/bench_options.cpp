@@ -85,12 +85,15 @@ std::optional<std::string> parse_bench_options(int& argc, char** argv, BenchOpti
     std::string value;
     const std::string_view argument = argv[i];
     if (take_flag(argc, argv, i, "--backends", value, error)) {
+      if (!error && value.empty()) error = "--backends is empty; name backends, e.g. --backends=epoll,poll";
       if (!error) options.backends = split_list(value);
     } else if (take_flag(argc, argv, i, "--scenarios", value, error)) {
+      if (!error && value.empty()) error = "--scenarios is empty; name scenarios, e.g. --scenarios=small";
       if (!error) options.scenarios = split_list(value);
     } else if (take_flag(argc, argv, i, "--concurrency", value, error)) {
       if (!error) error = parse_concurrency(value, options.concurrency);
     } else if (take_flag(argc, argv, i, "--url", value, error)) {
+      if (!error && value.empty()) error = "--url is empty; give an http:// URL of a server you run";
       options.external_url = value;
     } else if (take_flag(argc, argv, i, "--transfers", value, error)) {
       const auto count = parse_integer(value);

@@ -5,7 +5,9 @@
 #include <boost/json/src.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -107,8 +109,12 @@ std::string replace_non_finite(const std::string& text) {
 // Reads the benchmarks, keeping median aggregates when there are repetitions and plain
 // iteration rows otherwise. Throws std::runtime_error naming the problem.
 Report read_report(const std::string& path) {
+  std::error_code folder_error;
+  if (std::filesystem::is_directory(path, folder_error)) {
+    throw std::runtime_error(path + " is a folder; give sockaction_bench's JSON output file");
+  }
   std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
+  if (!file) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   std::stringstream content;
   content << file.rdbuf();
   boost::system::error_code error;
@@ -193,7 +199,10 @@ std::vector<std::string> check_report(const Report& report) {
     }
     if (!(counter(row, "wakeups_per_req") > 0)) problems.push_back(name + " counted no wakeups");
   }
-  if (ran == 0) problems.push_back("every benchmark was skipped");
+  if (ran == 0 && !report.rows.empty() &&
+      std::all_of(report.rows.begin(), report.rows.end(), is_skip)) {
+    problems.push_back("every benchmark was skipped");
+  }
   return problems;
 }
 
@@ -259,7 +268,8 @@ void write_matrix(std::ostream& out, const Report& report, const std::string& ti
       out << "| " << scenario << " | " << concurrency << " |";
       for (const auto& backend : backends) {
         const Row* row = find_row(report, backend, scenario, concurrency);
-        out << ' ' << (!row ? "" : row->error.empty() ? format(counter(*row, key)) : "skip") << " |";
+        const char* status = !row ? "" : is_skip(*row) ? "skip" : "failed";
+        out << ' ' << (row && row->error.empty() ? format(counter(*row, key)) : status) << " |";
       }
       out << '\n';
     }
@@ -311,17 +321,12 @@ void write_expectation(std::ostream& out, const Report& report, const std::strin
       << (holds ? "holds" : "does NOT hold in this run") << '\n';
 }
 
-void write_expectations(std::ostream& out, const Report& report) {
-  out << "## Expectations\n\n";
-  write_expectation(out, report, "epoll", "multi_poll", "small", 64, "requests", false,
-                    "epoll's requests/s at least the curl_multi_poll baseline's");
-  write_expectation(out, report, "io_uring", "epoll", "small", 256, "syscalls_per_req", true,
-                    "io_uring kernel entries per request below epoll's system calls per request");
-  out << '\n';
+// The benchmarks that reported an error, either the skipped ones or the failed ones.
+void write_error_list(std::ostream& out, const Report& report, const char* title, bool skipped) {
   bool any = false;
   for (const Row& row : report.rows) {
-    if (row.error.empty()) continue;
-    if (!any) out << "## Skipped\n\n";
+    if (row.error.empty() || is_skip(row) != skipped) continue;
+    if (!any) out << "## " << title << "\n\n";
     any = true;
     out << "- " << row.backend << '/' << row.scenario << "/concurrency:" << row.concurrency << ": "
         << row.error << '\n';
@@ -329,13 +334,66 @@ void write_expectations(std::ostream& out, const Report& report) {
   if (any) out << '\n';
 }
 
+void write_expectations(std::ostream& out, const Report& report) {
+  out << "## Expectations\n\n";
+  write_expectation(out, report, "epoll", "multi_poll", "small", 64, "requests", false,
+                    "epoll's requests/s at least the curl_multi_poll baseline's");
+  write_expectation(out, report, "io_uring", "epoll", "small", 256, "syscalls_per_req", true,
+                    "io_uring kernel entries per request below epoll's system calls per request");
+  out << '\n';
+  write_error_list(out, report, "Failed", false);
+  write_error_list(out, report, "Skipped", true);
+}
+
+// Writes `text` to a temporary file beside `path` and renames it into place, so a failed write
+// never leaves a partial table. Returns an error sentence on failure.
+std::optional<std::string> write_atomically(const std::string& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    return "cannot write the table to " + path + ": it is a folder; give a file name";
+  }
+  const fs::path folder = fs::path(path).parent_path();
+  if (!folder.empty() && !fs::is_directory(folder, error)) {
+    return "cannot write the table to " + path + ": folder " + folder.string() +
+           " does not exist; create it first";
+  }
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream out(partial);
+    out << text;
+    if (!out.flush()) {
+      fs::remove(partial, error);
+      return "cannot write the table to " + path + ": writing " + partial + " failed";
+    }
+  }
+  fs::rename(partial, path, error);
+  if (error) {
+    fs::remove(partial, error);
+    return "cannot write the table to " + path + ": " + error.message();
+  }
+  return std::nullopt;
+}
+
 std::optional<Options> parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string argument = argv[i];
+    if (argument == "--help") {
+      std::cout << "usage: sockaction_report --input BENCH.json [--output TABLE.md] [--check]\n"
+                   "Prints the comparison tables of sockaction_bench's JSON (--benchmark_out) and, with\n"
+                   "--output, also writes them to that file. --check first validates the JSON and exits 1\n"
+                   "on a failed benchmark or implausible counters. Exit status: 0 done, 1 invalid input\n"
+                   "file or failed check, 2 invalid arguments.\n";
+      std::exit(0);
+    }
     if (argument == "--check") {
       options.check = true;
-    } else if ((argument == "--input" || argument == "--output") && i + 1 < argc) {
+    } else if (argument == "--input" || argument == "--output") {
+      if (i + 1 >= argc) {
+        std::cerr << "sockaction_report: " << argument << " needs a file name\n";
+        return std::nullopt;
+      }
       (argument == "--input" ? options.input : options.output) = argv[++i];
     } else {
       std::cerr << "sockaction_report: unknown argument \"" << argument
@@ -358,8 +416,13 @@ int main(int argc, char** argv) {
   Report report;
   try {
     report = read_report(options->input);
-  } catch (const std::exception& error) {
+  } catch (const std::runtime_error& error) {
     std::cerr << "sockaction_report: " << error.what() << '\n';
+    return 1;
+  } catch (const std::exception& error) {
+    // Boost.JSON's accessors throw with terse texts such as "array required".
+    std::cerr << "sockaction_report: " << options->input
+              << " does not have the shape of sockaction_bench's JSON output: " << error.what() << '\n';
     return 1;
   }
   if (options->check) {
@@ -381,17 +444,10 @@ int main(int argc, char** argv) {
     std::cout << table.str();
     return 0;
   }
-  // Written beside the target and renamed, so a failed write never leaves a partial table.
-  const std::string partial = options->output + ".partial";
-  {
-    std::ofstream out(partial);
-    out << table.str();
-    if (!out.flush()) {
-      std::cerr << "sockaction_report: cannot write " << partial << '\n';
-      return 1;
-    }
+  if (auto problem = write_atomically(options->output, table.str())) {
+    std::cerr << "sockaction_report: " << *problem << '\n';
+    return 1;
   }
-  std::filesystem::rename(partial, options->output);
   std::cout << table.str();
   return 0;
 }

@@ -2,6 +2,8 @@
 // the command line, and on each regular file inside each folder named, in name order, except dot files. A broken
 // rule aborts the process as it would under libFuzzer, so a test fails on the first bad input.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,7 +21,7 @@ namespace {
 bool replay_file(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    std::fprintf(stderr, "replay: failed to open %s\n", path.c_str());
+    std::fprintf(stderr, "replay: cannot open %s: %s\n", path.c_str(), std::strerror(errno));
     return false;
   }
   const std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
@@ -32,14 +34,22 @@ bool replay_file(const std::filesystem::path& path) {
 
 int main(int argc, char** argv) {
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s FILE_OR_FOLDER...: replays each input file, or each file of "
+                         "each folder\n", argv[0]);
+    return 2;
+  }
   std::size_t replayed = 0;
   bool ok = true;
   for (int i = 1; i < argc; ++i) {
     const std::filesystem::path argument(argv[i]);
     std::error_code error;
     if (!std::filesystem::is_directory(argument, error)) {
-      ok = replay_file(argument) && ok;
-      ++replayed;
+      if (replay_file(argument)) {
+        ++replayed;
+      } else {
+        ok = false;
+      }
       continue;
     }
     std::vector<std::filesystem::path> files;
@@ -55,10 +65,13 @@ int main(int argc, char** argv) {
     }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
-      ok = replay_file(file) && ok;
-      ++replayed;
+      if (replay_file(file)) {
+        ++replayed;
+      } else {
+        ok = false;
+      }
     }
   }
-  std::printf("replay: %zu inputs ran without a broken rule\n", replayed);
+  std::printf("replay: %zu input%s ran without a broken rule\n", replayed, replayed == 1 ? "" : "s");
   return ok ? 0 : 1;
 }

@@ -34,8 +34,24 @@ expect_rejected 'invalid URL "ftp://127.0.0.1/x"' --url=ftp://127.0.0.1/x
 expect_rejected 'invalid concurrency 0' --concurrency=0
 expect_rejected 'invalid concurrency -5' --concurrency=1,-5
 expect_rejected 'invalid concurrency "abc"' --concurrency=abc
-expect_rejected 'ulimit -n' --concurrency=900000
+expect_rejected 'ulimit -n' --concurrency=1000000
 expect_rejected 'unknown scenario "huge"' --scenarios=huge
+expect_rejected '--url is empty' --url=
+expect_rejected '--backends is empty' --backends=
+expect_rejected 'no benchmark matches the filter' --benchmark_filter=no-such-benchmark
+
+# A benchmark whose transfers fail makes the run exit 1, and the report check rejects its JSON.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
+status=0
+"$bench" --url="http://127.0.0.1:$port/" --backends=epoll --concurrency=1 --transfers=2 \
+  --benchmark_min_time=0.01 --benchmark_out="$work/failed.json" --benchmark_out_format=json >/dev/null 2>"$work/stderr" || status=$?
+if [[ $status -ne 1 ]] || ! grep -q 'benchmark(s) failed' "$work/stderr"; then
+  echo "FAIL: a run against a closed port exited $status"; cat "$work/stderr"; failures=$((failures + 1))
+elif "$report" --input "$work/failed.json" --check >/dev/null 2>&1; then
+  echo "FAIL: the report check accepted a failed benchmark"; failures=$((failures + 1))
+else
+  echo "ok: failed transfers -> exit 1, report check rejects the JSON"
+fi
 
 # The descriptor check must hold under a low limit too, the usual 1024 of a login shell.
 status=0
