@@ -17,8 +17,12 @@ partial=$(mktemp "$output/.bench.XXXXXX.json")
 trap 'rm -f "$partial"' EXIT
 # The JSON lands in place only after the report tool has checked it, so an interrupted or failed
 # run never leaves a report that looks valid.
+# Random interleaving runs the repetitions of all benchmarks in a shuffled order, so a drift over
+# the run (TIME_WAIT sockets piling up, the VM's neighbours) does not favour the backends that
+# happen to come first in the registry.
 build-release/bench/sockaction_bench \
   --benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true \
+  --benchmark_enable_random_interleaving=true \
   --benchmark_min_time="$min_time" \
   --benchmark_out="$partial" --benchmark_out_format=json "$@"
 build-release/bench/sockaction_report --input "$partial" --check --output "$output/comparison.md" >/dev/null
