@@ -160,6 +160,15 @@ Report read_report(const std::string& path) {
     row.real_time_ms = row.counters["real_time"];
     report.rows.push_back(std::move(row));
   }
+  // Registration order (backend, then scenario, then concurrency), whatever order the runs had:
+  // --benchmark_enable_random_interleaving shuffles them.
+  std::stable_sort(report.rows.begin(), report.rows.end(), [](const Row& a, const Row& b) {
+    const auto key = [](const Row& row) {
+      const auto it = row.counters.find("family_index");
+      return it == row.counters.end() ? 0.0 : it->second;
+    };
+    return key(a) < key(b);
+  });
   return report;
 }
 
