@@ -1,4 +1,5 @@
 #include "backends/asio_backend.hpp"
+#include "backends/ready_merge.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/system/system_error.hpp>
@@ -29,10 +30,7 @@ struct AsioBackend::Watch {
   bool read_pending = false;
   bool write_pending = false;
   bool made_non_blocking = false;  // Asio's first async_wait sets O_NONBLOCK with ioctl FIONBIO
-  // The wait() that last reported this socket (counters_.waits then) and its entry in that
-  // wait's vector, so read and write completions merge into one ReadyEvent.
-  std::uint64_t reported_in_wait = 0;
-  std::size_t ready_position = 0;
+  ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
 // What system_calls counts, read from Asio's source in Boost 1.81 and checked with strace. The
@@ -128,14 +126,7 @@ void AsioBackend::on_wait_done(int fd, std::uint64_t generation, bool for_write,
 }
 
 void AsioBackend::report(int fd, Watch& watch, int bits) {
-  if (!ready_) return;
-  if (watch.reported_in_wait == counters_.waits) {
-    (*ready_)[watch.ready_position].events |= bits;
-    return;
-  }
-  watch.reported_in_wait = counters_.waits;
-  watch.ready_position = ready_->size();
-  ready_->push_back({fd, bits});
+  if (ready_) merge_ready(*ready_, watch.ready_slot, counters_.waits, fd, bits);
 }
 
 void AsioBackend::run_handlers(int timeout_ms) {

@@ -1,4 +1,5 @@
 #include "backends/libevent_backend.hpp"
+#include "backends/ready_merge.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -19,10 +20,7 @@ struct LibeventBackend::Watch {
   LibeventBackend* backend = nullptr;
   int fd = -1;
   Interest interest = Interest::read;
-  // The wait() that last reported this socket (counters_.waits then) and its entry in that
-  // wait's vector, so readiness reported twice in one wait merges into one ReadyEvent.
-  std::uint64_t reported_in_wait = 0;
-  std::size_t ready_position = 0;
+  ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
 namespace {
@@ -84,14 +82,7 @@ void LibeventBackend::on_socket(evutil_socket_t, short what, void* argument) {
 void LibeventBackend::on_timer(evutil_socket_t, short, void*) {}
 
 void LibeventBackend::report(Watch& watch, int bits) {
-  if (!ready_) return;
-  if (watch.reported_in_wait == counters_.waits) {
-    (*ready_)[watch.ready_position].events |= bits;
-    return;
-  }
-  watch.reported_in_wait = counters_.waits;
-  watch.ready_position = ready_->size();
-  ready_->push_back({watch.fd, bits});
+  if (ready_) merge_ready(*ready_, watch.ready_slot, counters_.waits, watch.fd, bits);
 }
 
 // libevent 2.1's epoll backend applies each event_add and event_del at once with one epoll_ctl,

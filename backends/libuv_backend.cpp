@@ -1,4 +1,5 @@
 #include "backends/libuv_backend.hpp"
+#include "backends/ready_merge.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -15,10 +16,7 @@ struct LibuvBackend::Watch {
   int fd = -1;
   Interest interest = Interest::read;
   bool stopped_by_error = false;
-  // The wait() that last reported this socket (counters_.waits then) and its entry in that
-  // wait's vector, so read and write readiness seen separately merge into one ReadyEvent.
-  std::uint64_t reported_in_wait = 0;
-  std::size_t ready_position = 0;
+  ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
 namespace {
@@ -109,14 +107,7 @@ void LibuvBackend::on_close(uv_handle_t* handle) {
 }
 
 void LibuvBackend::report(Watch& watch, int bits) {
-  if (!ready_) return;
-  if (watch.reported_in_wait == counters_.waits) {
-    (*ready_)[watch.ready_position].events |= bits;
-    return;
-  }
-  watch.reported_in_wait = counters_.waits;
-  watch.ready_position = ready_->size();
-  ready_->push_back({watch.fd, bits});
+  if (ready_) merge_ready(*ready_, watch.ready_slot, counters_.waits, watch.fd, bits);
 }
 
 std::error_code LibuvBackend::start(Watch& watch) {
