@@ -39,7 +39,7 @@ class EpollBackend final : public Backend {
   struct Watched {
     Interest wanted = Interest::read;      // what libcurl asked for last
     Interest registered = Interest::read;  // what the kernel's epoll set holds, if valid
-    bool in_kernel = false;                // the epoll set holds this descriptor
+    bool in_kernel = false;                // the epoll set contains this descriptor
     bool removed = false;                  // unwatched, but still in the epoll set
   };
   std::error_code apply_changes();

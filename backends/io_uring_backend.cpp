@@ -347,7 +347,7 @@ std::error_code IoUringBackend::submit_and_wait(int timeout_ms) {
     if (to_submit > 0 || io_uring_cq_has_overflow(&ring)) ++counters_.system_calls;
     result = io_uring_submit(&ring);
   } else {
-    // Removals and updates post completions of their own that carry no event. The wait asks for
+    // Removals and updates post completions of their own that carry no event. The wait waits for
     // one completion more than they are sure to post, so they cannot end it early. Because they
     // never post fewer, a real event always ends it.
     const unsigned control = std::min(expected_control_completions_, ring.cq.ring_entries / 2);

@@ -37,7 +37,7 @@ struct BackendInfo {
   std::function<std::unique_ptr<Backend>()> create;
 };
 
-// Every backend this build knows, in report order, including those not available here.
+// Every backend of this build, in report order, including those not available here.
 const std::vector<BackendInfo>& all_backends();
 
 // The backend called `name`, or null.

@@ -16,7 +16,7 @@ std::error_code SelectBackend::unwatch(int fd) {
 }
 
 std::error_code SelectBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready) {
-  // Socket errors show up as readable or writable in select(2); its exceptfds set reports TCP
+  // Socket errors show up as readable or writable in select(2). Its exceptfds set reports TCP
   // urgent data only, which libcurl never requests, so it is not used.
   fd_set readable, writable;
   FD_ZERO(&readable);

@@ -41,7 +41,7 @@ int benchmarks_passed = 0;  // benchmarks that ran every transfer successfully  
 
 // Returns the transfers per iteration. Each iteration sets up a new multi handle, backend and C
 // connections, so an iteration of only a few transfers per connection measures connection
-// setup more than the loop: with 8 per connection at concurrency 64, setup and teardown made
+// setup more than the loop. With 8 per connection at concurrency 64, setup and teardown made
 // 10 to 20 % of the time on a 2-core VM. These counts keep setup near 3 % (32 small transfers
 // per connection) while the slowest case, 1 MiB at concurrency 1024, stays near a second.
 std::size_t default_transfers(const Scenario& scenario, int concurrency) {
@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (benchmarks_failed > 0) {
-    std::fprintf(stderr, "sockaction_bench: %d benchmark(s) failed; their error_message says why\n",
+    std::fprintf(stderr, "sockaction_bench: %d benchmark(s) failed; see error_message in the output for each\n",
                  benchmarks_failed);
     return 1;
   }

@@ -43,6 +43,16 @@ std::string curl_features() {
   return names;
 }
 
+const char* curl_poll_name(int what) {
+  switch (what) {
+    case CURL_POLL_IN: return "IN";
+    case CURL_POLL_OUT: return "OUT";
+    case CURL_POLL_INOUT: return "INOUT";
+    case CURL_POLL_REMOVE: return "REMOVE";
+    default: return "?";
+  }
+}
+
 std::string curl_ssl_version() {
   const char* ssl = version_info().ssl_version;
   return ssl ? ssl : "none";

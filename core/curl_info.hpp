@@ -12,6 +12,9 @@ std::string curl_compiled_version();
 // Space-separated feature names from curl_version_info, e.g. "AsynchDNS HTTP2 IPv6 SSL".
 std::string curl_features();
 
+// The name of a socket callback's CURL_POLL_* value, e.g. "INOUT", for traces; "?" for others.
+const char* curl_poll_name(int what);
+
 // The TLS library and the resolver, e.g. "OpenSSL/3.0.11", for the report's context.
 std::string curl_ssl_version();
 

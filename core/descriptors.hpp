@@ -15,8 +15,8 @@ std::size_t raise_descriptor_limit();
 // per transfer when the server runs in this process, and a reserve for everything else.
 std::size_t descriptors_needed(int concurrency, bool in_process_server);
 
-// Returns a sentence naming the concurrency, what it needs and the limit, with `ulimit -n` as
-// the fix, when the soft RLIMIT_NOFILE is too low for it; nothing otherwise.
+// Checks `concurrency` against the soft RLIMIT_NOFILE. When the limit is too low, returns a
+// sentence naming the concurrency, what it needs, the limit and `ulimit -n` as the fix.
 std::optional<std::string> check_descriptor_limit(int concurrency, bool in_process_server);
 
 // Descriptors open in this process, counted in /proc/self/fd (Linux) or /dev/fd.

@@ -1,21 +1,13 @@
 #include "core/socket_action_loop.hpp"
 
+#include "core/curl_info.hpp"
+
 #include <algorithm>
 #include <cstdarg>
 #include <string>
 
 namespace sockaction {
 namespace {
-
-const char* poll_name(int what) {
-  switch (what) {
-    case CURL_POLL_IN: return "IN";
-    case CURL_POLL_OUT: return "OUT";
-    case CURL_POLL_INOUT: return "INOUT";
-    case CURL_POLL_REMOVE: return "REMOVE";
-    default: return "?";
-  }
-}
 
 // Maximum single wait, so the run limit is checked at least this often when libcurl has set
 // no deadline.
@@ -63,7 +55,7 @@ int SocketActionLoop::on_timer(CURLM*, long timeout_ms, void* loop) {
 int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
   ++stats_.counters.socket_callbacks;
   ++progress_;
-  if (options_.trace) trace("socket_cb fd=%d what=%s", static_cast<int>(fd), poll_name(what));
+  if (options_.trace) trace("socket_cb fd=%d what=%s", static_cast<int>(fd), curl_poll_name(what));
 
   std::error_code error;
   if (what == CURL_POLL_REMOVE) {

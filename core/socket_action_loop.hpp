@@ -13,9 +13,9 @@
 //  3. The loop starts with curl_multi_socket_action(CURL_SOCKET_TIMEOUT) after the first
 //     transfers are added. Each ready socket gets one action with its CURL_CSELECT_IN/OUT/ERR
 //     bits, or with 0 when the driver runs in unknown-mask mode.
-//  4. When the deadline passes, the loop clears it first, so it counts as spent, and then calls
-//     curl_multi_socket_action(CURL_SOCKET_TIMEOUT); libcurl sets a new deadline through the
-//     timer callback if it wants one.
+//  4. When the deadline passes, the loop clears it first, so it counts as spent. Then it calls
+//     curl_multi_socket_action(CURL_SOCKET_TIMEOUT), from which libcurl sets a new deadline
+//     through the timer callback if it needs one.
 //  5. After every action, curl_multi_info_read is drained and finished transfers are replaced.
 //  6. libcurl closes its sockets through CURLOPT_CLOSESOCKETFUNCTION, which calls
 //     Backend::closing(fd) first, so no backend touches a number after its socket is closed.

@@ -160,7 +160,7 @@ TEST_P(NoBusyLoop, DelayedResponseFewWakeups) {
   const RunStats stats =
       run_workload(backend(), pattern_workload(server(), 128, transfers, 1, "?delay_ms=50"));
   ASSERT_EQ(stats.transfers_done, transfers) << describe_failures(stats);
-  // Each transfer needs a handful of wakeups (connect, send, response, maybe a timer); a loop
+  // Each transfer needs a handful of wakeups: connect, send, response, maybe a timer. A loop
   // that spins during the 50 ms wait makes hundreds or thousands.
   const double wakeups = static_cast<double>(stats.counters.wakeups) / transfers;
   const double idle = static_cast<double>(stats.counters.idle_wakeups) / transfers;

@@ -1,4 +1,5 @@
 #include "fuzz/event_sequence/event_loop.hpp"
+#include "core/curl_info.hpp"
 
 #include "fuzz/common/feedback.hpp"
 #include "fuzz/event_sequence/transfers.hpp"
@@ -14,16 +15,6 @@ constexpr std::size_t max_removed_kept = 32;
 // How much longer than its timeout a backend wait may block before the backend-wait rule fails.
 // A wait that never returns is left to libFuzzer's -timeout or the test's timeout.
 constexpr long max_wait_overshoot_ms = 1000;
-
-const char* poll_name(int what) {
-  switch (what) {
-    case CURL_POLL_IN: return "IN";
-    case CURL_POLL_OUT: return "OUT";
-    case CURL_POLL_INOUT: return "INOUT";
-    case CURL_POLL_REMOVE: return "REMOVE";
-    default: return "?";
-  }
-}
 
 // 0 for a cleared timer, 1 for "now", then one bucket per power of ten up to 1 s.
 std::uint32_t timer_bucket(long timeout_ms) {
@@ -60,7 +51,7 @@ void EventLoop::cleanup() {
 int EventLoop::on_socket(CURL*, curl_socket_t fd, int what, void* opaque, void*) {
   auto& loop = *static_cast<EventLoop*>(opaque);
   ++loop.state_.progress;
-  SOCKACTION_FUZZ_TRACE(loop.state_, "socket callback fd %d %s", static_cast<int>(fd), poll_name(what));
+  SOCKACTION_FUZZ_TRACE(loop.state_, "socket callback fd %d %s", static_cast<int>(fd), curl_poll_name(what));
   int& previous = loop.last_what_[fd];
   note_feature(FeatureKind::socket_callback, static_cast<std::uint32_t>(what));
   note_feature(FeatureKind::socket_transition, static_cast<std::uint32_t>(previous * 8 + what));
@@ -89,7 +80,7 @@ void EventLoop::announce(curl_socket_t fd, int what) {
   }
   if (!descriptor_open(fd) || server_.is_server_end(fd)) {
     state_.fail("announce-open", "socket callback announced fd " + std::to_string(fd) + " (" +
-                                     poll_name(what) + "), which libcurl has no open socket for",
+                                     curl_poll_name(what) + "), which libcurl has no open socket for",
                 Culprit::libcurl);
   }
   const auto interest = static_cast<Interest>(what);
