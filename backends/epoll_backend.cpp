@@ -50,9 +50,17 @@ EpollBackend::EpollBackend() : events_(max_events_per_wait) {
 
 EpollBackend::~EpollBackend() { close(epoll_fd_); }
 
+EpollBackend::Watched* EpollBackend::find(int fd) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= watched_.size()) return nullptr;
+  Watched& entry = watched_[fd];
+  return entry.present ? &entry : nullptr;
+}
+
 std::error_code EpollBackend::watch(int fd, Interest interest) {
   if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (static_cast<std::size_t>(fd) >= watched_.size()) watched_.resize(fd + 1);
   Watched& entry = watched_[fd];
+  entry.present = true;
   // A removal still pending is undone: without a closing() call in between, this is the same
   // socket, back from libcurl's connection cache.
   entry.removed = false;
@@ -62,21 +70,21 @@ std::error_code EpollBackend::watch(int fd, Interest interest) {
 }
 
 std::error_code EpollBackend::unwatch(int fd) {
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return {};
-  if (!it->second.in_kernel) {
-    watched_.erase(it);
+  Watched* entry = find(fd);
+  if (!entry) return {};
+  if (!entry->in_kernel) {
+    *entry = {};
     return {};
   }
-  it->second.removed = true;
+  entry->removed = true;
   return {};
 }
 
 void EpollBackend::closing(int fd) {
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return;
-  const bool in_kernel = it->second.in_kernel;
-  watched_.erase(it);
+  Watched* entry = find(fd);
+  if (!entry) return;
+  const bool in_kernel = entry->in_kernel;
+  *entry = {};
   // The kernel would drop the descriptor at close by itself, but only if no other descriptor
   // refers to the same socket, so remove it explicitly. An error here leaves nothing to undo.
   if (in_kernel) (void)remove_from_kernel(fd);
@@ -113,11 +121,10 @@ std::error_code EpollBackend::register_interest(int fd, Watched& entry) {
 std::error_code EpollBackend::apply_changes() {
   std::error_code first_error;
   for (int fd : changed_) {
-    auto it = watched_.find(fd);
-    if (it == watched_.end()) continue;  // closed, or handled by an earlier entry of changed_
-    const Watched& entry = it->second;
-    if (entry.removed || (entry.in_kernel && entry.registered == entry.wanted)) continue;
-    if (std::error_code error = register_interest(fd, it->second); error && !first_error) {
+    Watched* entry = find(fd);
+    if (!entry) continue;  // closed, or handled by an earlier entry of changed_
+    if (entry->removed || (entry->in_kernel && entry->registered == entry->wanted)) continue;
+    if (std::error_code error = register_interest(fd, *entry); error && !first_error) {
       first_error = error;
     }
   }
@@ -137,10 +144,10 @@ std::error_code EpollBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
   for (int i = 0; i < count; ++i) {
     const std::uint64_t data = events_[i].data.u64;
     const int fd = fd_of(data);
-    if (auto it = watched_.find(fd); it != watched_.end() && it->second.removed) {
+    if (Watched* entry = find(fd); entry && entry->removed) {
       // Unwatched and ready: level-triggered, it would report again every turn, so it leaves
       // the set now. Not closed yet, because closing() would have erased it.
-      watched_.erase(it);
+      *entry = {};
       if (std::error_code error = remove_from_kernel(fd)) return error;
       continue;
     }

@@ -13,7 +13,6 @@
 
 #include <sys/epoll.h>
 
-#include <unordered_map>
 #include <vector>
 
 namespace sockaction {
@@ -37,6 +36,7 @@ class EpollBackend final : public Backend {
 
  private:
   struct Watched {
+    bool present = false;                  // watched, or unwatched but still in the epoll set
     Interest wanted = Interest::read;      // what libcurl asked for last
     Interest registered = Interest::read;  // what the kernel's epoll set holds, if valid
     bool in_kernel = false;                // the epoll set contains this descriptor
@@ -45,9 +45,13 @@ class EpollBackend final : public Backend {
   std::error_code apply_changes();
   std::error_code remove_from_kernel(int fd);
   std::error_code register_interest(int fd, Watched& entry);
+  // The entry of `fd` when it is present, otherwise nullptr.
+  Watched* find(int fd);
 
   int epoll_fd_ = -1;
-  std::unordered_map<int, Watched> watched_;
+  // Indexed by descriptor number, which is small and dense; a hash table allocated a node for
+  // every transfer that came back to a cached connection.
+  std::vector<Watched> watched_;
   std::vector<int> changed_;  // fds whose `wanted` may differ from `registered`
   std::vector<epoll_event> events_;
   BackendCounters counters_;

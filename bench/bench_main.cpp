@@ -16,6 +16,8 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 
@@ -37,7 +39,8 @@ struct BenchCase {
 BenchOptions options;
 std::unique_ptr<HttpServer> server;
 int benchmarks_failed = 0;  // benchmarks that stopped on a failed transfer or a backend error
-int benchmarks_passed = 0;  // benchmarks that ran every transfer successfully  // started before the first benchmark, stopped after the last
+int benchmarks_passed = 0;  // benchmarks that ran every transfer successfully
+std::FILE* trace_file = nullptr;  // --trace, shared by every benchmark of the run
 
 // Returns the transfers per iteration. Each iteration sets up a new multi handle, backend and C
 // connections, so an iteration of only a few transfers per connection measures connection
@@ -98,6 +101,7 @@ void set_counters(benchmark::State& state, const RunStats& total) {
   state.counters["idle_wakeups_per_req"] = per_request(c.idle_wakeups, n);
   state.counters["timer_expirations_per_req"] = per_request(c.timer_expirations, n);
   state.counters["syscalls_per_req"] = per_request(c.backend_system_calls, n);
+  state.counters["connects_per_req"] = per_request(total.connections_opened(), n);
 }
 
 void accumulate(RunStats& total, RunStats&& run) {
@@ -134,7 +138,7 @@ void run_case(benchmark::State& state, const BenchCase& bench_case) {
     return;
   }
   const WorkloadSpec spec = make_spec(bench_case);
-  const DriverOptions driver{.unknown_event_mask = options.unknown_event_mask};
+  const DriverOptions driver{.unknown_event_mask = options.unknown_event_mask, .trace = trace_file};
   RunStats total;
   for (auto _ : state) {
     RunStats run = run_workload(*bench_case.backend, spec, driver);
@@ -263,6 +267,14 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  if (!options.trace_path.empty()) {
+    trace_file = std::fopen(options.trace_path.c_str(), "w");
+    if (!trace_file) {
+      std::fprintf(stderr, "sockaction_bench: cannot write the trace to \"%s\": %s; give a writable path\n",
+                   options.trace_path.c_str(), std::strerror(errno));
+      return 2;
+    }
+  }
   if (options.external_url.empty()) {
     sockaction::HttpServerOptions server_options;
     server_options.threads = options.server_threads;
@@ -273,6 +285,7 @@ int main(int argc, char** argv) {
   const std::size_t matched = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   server.reset();
+  if (trace_file) std::fclose(trace_file);
   if (matched == 0) {
     if (!out_path.empty()) std::remove(out_path.c_str());
     std::fprintf(stderr, "sockaction_bench: no benchmark matches the filter; list them with "

@@ -109,6 +109,9 @@ std::optional<std::string> parse_bench_options(int& argc, char** argv, BenchOpti
       } else if (!error) {
         options.server_threads = static_cast<int>(*count);
       }
+    } else if (take_flag(argc, argv, i, "--trace", value, error)) {
+      if (!error && value.empty()) error = "--trace is empty; give the path of a file to write";
+      options.trace_path = value;
     } else if (argument == "--unknown_mask") {
       options.unknown_event_mask = true;
     } else if (argument == "--no_reuse") {
@@ -164,6 +167,8 @@ sockaction flags (Google Benchmark's own --benchmark_* flags work as usual):
   --no_reuse           one connection per transfer (CURLOPT_FORBID_REUSE)
   --unknown_mask       pass event mask 0 to curl_multi_socket_action
   --server_threads=N   threads of the in-process server (default: 1)
+  --trace=FILE         write every callback, action and wakeup to FILE, for debugging a stuck
+                       run (slows the loop; use with --transfers and one benchmark)
   --list_backends      print each backend, whether it is available here and why not, then exit
 )";
 }

@@ -28,6 +28,7 @@ struct BenchOptions {
   bool reuse_connections = true;
   int server_threads = 1;
   bool list_backends = false;
+  std::string trace_path;  // set: every callback, action and wakeup is written to this file
 };
 
 // Reads and removes sockaction's flags from argv, leaving Google Benchmark's in place.

@@ -293,10 +293,11 @@ std::string format_two_digits(double value) { return format_fixed(value, 2); }
 void write_detail_table(std::ostream& out, const Report& report) {
   out << "## Details\n\nLatencies in ms; costs per request. `syscalls` counts the backend's kernel "
          "entries (waits plus interest changes); the multi_poll baseline's happen inside libcurl and "
-         "are not counted.\n\n"
+         "are not counted. `connects` counts the connections libcurl opened; with keep-alive it is "
+         "the concurrency divided by the transfers.\n\n"
          "| benchmark | req/s | MiB/s | p50 | p90 | p99 | p99.9 | max | CPU µs | loop CPU µs | actions | socket cbs | "
-         "timer cbs | wakeups | idle wakeups | timer expirations | syscalls |\n"
-         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+         "timer cbs | wakeups | idle wakeups | timer expirations | syscalls | connects |\n"
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const Row& row : report.rows) {
     if (!row.error.empty()) continue;
     const auto ms = [&](const char* key) { return format_fixed(counter(row, key) / 1000.0, 2); };
@@ -311,7 +312,8 @@ void write_detail_table(std::ostream& out, const Report& report) {
         << format_fixed(counter(row, "wakeups_per_req"), 2) << " | "
         << format_fixed(counter(row, "idle_wakeups_per_req"), 2) << " | "
         << format_fixed(counter(row, "timer_expirations_per_req"), 2) << " | "
-        << format_fixed(counter(row, "syscalls_per_req"), 2) << " |\n";
+        << format_fixed(counter(row, "syscalls_per_req"), 2) << " | "
+        << format_fixed(counter(row, "connects_per_req"), 3) << " |\n";
   }
   out << '\n';
 }

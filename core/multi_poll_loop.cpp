@@ -42,6 +42,10 @@ void run_multi_poll_loop(const WorkloadSpec& spec, const DriverOptions& options,
       fail(std::move(*error));
       return false;
     }
+    if (auto error = pool.refill()) {
+      fail(std::move(*error));
+      return false;
+    }
     return true;
   };
 

@@ -23,6 +23,12 @@ std::chrono::nanoseconds nearest_rank(const std::vector<std::chrono::nanoseconds
   return sorted[rank - 1];
 }
 
+std::uint64_t RunStats::connections_opened() const {
+  std::uint64_t total = 0;
+  for (const auto& result : results) total += static_cast<std::uint64_t>(result.connects);
+  return total;
+}
+
 LatencySummary RunStats::latency() const {
   std::vector<std::chrono::nanoseconds> sorted;
   sorted.reserve(results.size());

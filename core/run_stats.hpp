@@ -46,6 +46,8 @@ struct RunStats {
   double requests_per_second() const;
   double bytes_per_second() const;
   LatencySummary latency() const;
+  // Connections opened over all finished transfers; C for a keep-alive run at concurrency C.
+  std::uint64_t connections_opened() const;
 };
 
 // Nearest-rank percentile (0 < q <= 1) of `sorted`, which must be sorted ascending and non-empty.

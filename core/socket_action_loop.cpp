@@ -59,17 +59,20 @@ int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
 
   std::error_code error;
   if (what == CURL_POLL_REMOVE) {
-    sockets_.erase(fd);
+    if (static_cast<std::size_t>(fd) < sockets_.size()) sockets_[fd].generation = 0;
     error = backend_.unwatch(fd);
+  } else if (fd < 0) {
+    error = std::make_error_code(std::errc::bad_file_descriptor);
   } else {
-    const auto interest = static_cast<Interest>(what);
-    auto [entry, inserted] = sockets_.try_emplace(fd);
-    if (inserted) {
-      entry->second.generation = next_generation_++;
-      if (!announced_before_.insert(fd).second) ++stats_.counters.reused_descriptors;
+    if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
+    WatchedSocket& entry = sockets_[fd];
+    if (entry.generation == 0) {
+      entry.generation = next_generation_++;
+      if (entry.announced_before) ++stats_.counters.reused_descriptors;
+      entry.announced_before = true;
     }
-    entry->second.interest = interest;
-    error = backend_.watch(fd, interest);
+    entry.interest = static_cast<Interest>(what);
+    error = backend_.watch(fd, entry.interest);
   }
   if (error) {
     std::string message = std::string(backend_.name()) + ": cannot " +
@@ -87,10 +90,18 @@ int SocketActionLoop::update_socket(curl_socket_t fd, int what) {
   return 0;
 }
 
+const SocketActionLoop::WatchedSocket* SocketActionLoop::watched(curl_socket_t fd) const {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= sockets_.size()) return nullptr;
+  const WatchedSocket& entry = sockets_[fd];
+  return entry.generation != 0 ? &entry : nullptr;
+}
+
 void SocketActionLoop::set_deadline(long timeout_ms) {
   ++stats_.counters.timer_callbacks;
   if (options_.trace) trace("timer_cb timeout_ms=%ld", timeout_ms);
-  deadline_.set(timeout_ms, Clock::now());
+  // Only a positive timeout needs the clock: 0 is due at any time, and -1 clears. libcurl
+  // passes 0 for every transfer added, so this saves a clock read per request.
+  deadline_.set(timeout_ms, timeout_ms > 0 ? Clock::now() : Clock::time_point::min());
 }
 
 bool SocketActionLoop::act(curl_socket_t fd, int events) {
@@ -130,23 +141,31 @@ bool SocketActionLoop::wait_for_events(int timeout_ms) {
   // Snapshot which socket each event belongs to before any action can change the table.
   pending_.clear();
   for (const ReadyEvent& event : ready_) {
-    auto it = sockets_.find(event.fd);
-    pending_.push_back({event, it == sockets_.end() ? 0 : it->second.generation});
+    const WatchedSocket* entry = watched(event.fd);
+    pending_.push_back({event, entry ? entry->generation : 0});
   }
   return true;
 }
 
 bool SocketActionLoop::dispatch_events() {
   for (const PendingEvent& pending : pending_) {
-    auto it = sockets_.find(pending.event.fd);
-    const bool same_socket = it != sockets_.end() && it->second.generation == pending.generation;
-    const int events = same_socket ? mask_to_interest(pending.event.events, it->second.interest) : 0;
+    const WatchedSocket* entry = watched(pending.event.fd);
+    const bool same_socket = entry && entry->generation == pending.generation;
+    const int events = same_socket ? mask_to_interest(pending.event.events, entry->interest) : 0;
     if (events == 0) {
       ++stats_.counters.stale_events;
       if (options_.trace) trace("drop fd=%d events=%d", pending.event.fd, pending.event.events);
       continue;
     }
     if (!act(pending.event.fd, options_.unknown_event_mask ? 0 : events)) return false;
+  }
+  return true;
+}
+
+bool SocketActionLoop::refill() {
+  if (auto error = pool_->refill()) {
+    fail(std::move(*error));
+    return false;
   }
   return true;
 }
@@ -173,7 +192,7 @@ void SocketActionLoop::run() {
   pool_.emplace(multi_.get(), spec_, stats_, progress_, &backend_);
   if (auto error = pool_->start()) return fail(std::move(*error));
   deadline_.clear();
-  if (!act(CURL_SOCKET_TIMEOUT, 0)) return;
+  if (!act(CURL_SOCKET_TIMEOUT, 0) || !refill()) return;
 
   while (!pool_->all_finished()) {
     if (Clock::now() >= run_deadline) {
@@ -183,7 +202,7 @@ void SocketActionLoop::run() {
     }
     if (!wait_for_events(next_timeout_ms(run_deadline))) return;
     const std::uint64_t progress_before = progress_;
-    if (!dispatch_events() || !fire_expired_deadline()) return;
+    if (!dispatch_events() || !refill() || !fire_expired_deadline() || !refill()) return;
     if (progress_ == progress_before) ++stats_.counters.idle_wakeups;
   }
 }

@@ -16,7 +16,9 @@
 //  4. When the deadline passes, the loop clears it first, so it counts as spent. Then it calls
 //     curl_multi_socket_action(CURL_SOCKET_TIMEOUT), from which libcurl sets a new deadline
 //     through the timer callback if it needs one.
-//  5. After every action, curl_multi_info_read is drained and finished transfers are replaced.
+//  5. After every action, curl_multi_info_read is drained. Replacements for finished transfers
+//     are added once every event of the wait has had its action, so one CURL_SOCKET_TIMEOUT
+//     action starts them together. Adding each at once cost epoll 9 % of requests/s at C=64.
 //  6. libcurl closes its sockets through CURLOPT_CLOSESOCKETFUNCTION, which calls
 //     Backend::closing(fd) first, so no backend touches a number after its socket is closed.
 //  7. A ready event collected in a wait is dropped when, by the time it would be delivered, libcurl
@@ -33,8 +35,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace sockaction {
@@ -52,9 +52,12 @@ class SocketActionLoop {
  private:
   using Clock = std::chrono::steady_clock;
 
+  // One entry per descriptor number, indexed by the number: descriptors are small and dense,
+  // and a hash table here cost a node allocation for every transfer on a reused connection.
   struct WatchedSocket {
     Interest interest = Interest::read;
-    std::uint64_t generation = 0;  // a new number each time the socket is announced anew
+    std::uint64_t generation = 0;  // a new number each time the socket is announced; 0: unwatched
+    bool announced_before = false;  // the number has been announced earlier in this run
   };
   struct PendingEvent {
     ReadyEvent event;
@@ -64,12 +67,15 @@ class SocketActionLoop {
   static int on_socket(CURL* easy, curl_socket_t fd, int what, void* loop, void* socket_data);
   static int on_timer(CURLM* multi, long timeout_ms, void* loop);
   int update_socket(curl_socket_t fd, int what);
+  // The entry of a watched socket, or nullptr when libcurl is not watching `fd`.
+  const WatchedSocket* watched(curl_socket_t fd) const;
   void set_deadline(long timeout_ms);
 
   bool act(curl_socket_t fd, int events);
   int next_timeout_ms(Clock::time_point run_deadline) const;
   bool wait_for_events(int timeout_ms);
   bool dispatch_events();
+  bool refill();
   bool fire_expired_deadline();
   void fail(std::string message);
   void trace(const char* format, ...) const __attribute__((format(printf, 2, 3)));
@@ -81,8 +87,7 @@ class SocketActionLoop {
   std::uint64_t progress_ = 0;
   std::uint64_t next_generation_ = 1;
   TimerDeadline deadline_;
-  std::unordered_map<curl_socket_t, WatchedSocket> sockets_;
-  std::unordered_set<curl_socket_t> announced_before_;  // every number announced in this run
+  std::vector<WatchedSocket> sockets_;
   std::vector<ReadyEvent> ready_;
   std::vector<PendingEvent> pending_;
   Clock::time_point started_at_;

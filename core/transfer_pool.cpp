@@ -23,6 +23,9 @@ TransferPool::TransferPool(CURLM* multi, const WorkloadSpec& spec, RunStats& sta
                            std::uint64_t& progress, Backend* backend)
     : multi_(multi), spec_(spec), stats_(stats), progress_(progress), backend_(backend) {
   stats_.results.reserve(spec_.transfers);
+  // libcurl's default cap is 4 times the easy handles present, below C when a wait ends most
+  // transfers before refill(). It then closed idle connections: 30 % fewer requests/s at C=64.
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(spec_.concurrency));
 }
 
 TransferPool::~TransferPool() {
@@ -99,6 +102,7 @@ void TransferPool::record(Slot& slot, CURLcode code) {
   TransferResult result;
   result.code = code;
   curl_easy_getinfo(slot.easy.get(), CURLINFO_RESPONSE_CODE, &result.status);
+  curl_easy_getinfo(slot.easy.get(), CURLINFO_NUM_CONNECTS, &result.connects);
   result.bytes = slot.bytes;
   result.crc32c = slot.crc;
   result.latency = Clock::now() - slot.started_at;
@@ -122,10 +126,17 @@ std::optional<std::string> TransferPool::drain_finished() {
     curl_multi_remove_handle(multi_, slot->easy.get());
     slot->in_multi = false;
     record(*slot, code);
-    if (started_ < spec_.transfers) {
-      if (auto error = launch(*slot)) return error;
-    }
+    free_slots_.push_back(slot);
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> TransferPool::refill() {
+  for (Slot* slot : free_slots_) {
+    if (started_ == spec_.transfers) break;
+    if (auto error = launch(*slot)) return error;
+  }
+  free_slots_.clear();
   return std::nullopt;
 }
 

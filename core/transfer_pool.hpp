@@ -31,9 +31,13 @@ class TransferPool {
   // Adds the first min(concurrency, transfers) transfers. Returns an error sentence on failure.
   std::optional<std::string> start();
 
-  // Reads every curl_multi_info_read message, records each finished transfer and starts the
-  // next one in its place while transfers remain. Returns an error sentence on failure.
+  // Reads every curl_multi_info_read message, records each finished transfer and removes it from
+  // the multi handle. Its slot waits for refill(). Returns an error sentence on failure.
   std::optional<std::string> drain_finished();
+
+  // Starts a transfer in each slot drain_finished() freed, while transfers remain. Returns an
+  // error sentence on failure.
+  std::optional<std::string> refill();
 
   bool all_finished() const { return finished_ == spec_.transfers; }
   std::size_t in_flight() const { return started_ - finished_; }
@@ -52,6 +56,7 @@ class TransferPool {
   std::uint64_t& progress_;
   Backend* backend_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_slots_;
   std::size_t started_ = 0;
   std::size_t finished_ = 0;
 };

@@ -31,6 +31,7 @@ struct TransferResult {
   long status = 0;
   std::uint64_t bytes = 0;
   std::uint32_t crc32c = 0;
+  long connects = 0;  // connections the transfer opened (CURLINFO_NUM_CONNECTS); 0 when reused
   std::chrono::nanoseconds latency{0};  // from curl_multi_add_handle to CURLMSG_DONE
   bool ok = false;                      // code, status, size and checksum all as expected
   std::string error;                    // why !ok, empty otherwise

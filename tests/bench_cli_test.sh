@@ -39,6 +39,18 @@ expect_rejected 'unknown scenario "huge"' --scenarios=huge
 expect_rejected '--url is empty' --url=
 expect_rejected '--backends is empty' --backends=
 expect_rejected 'no benchmark matches the filter' --benchmark_filter=no-such-benchmark
+expect_rejected 'cannot write the trace to "/nonexistent/dir/trace.txt"' --trace=/nonexistent/dir/trace.txt
+
+# --trace writes every callback and action of the run: a keep-alive run of 8 transfers at
+# concurrency 2 announces sockets, sets deadlines and acts on ready sockets.
+"$bench" --backends=epoll --scenarios=small --concurrency=2 --transfers=8 --benchmark_min_time=0.01 \
+  --trace="$work/trace.txt" >/dev/null 2>"$work/stderr"
+for line in 'socket_cb fd=' 'timer_cb timeout_ms=0' 'action fd=-1 events=0' 'wakeup events='; do
+  if ! grep -qF -- "$line" "$work/trace.txt"; then
+    echo "FAIL: the trace has no '$line' line"; failures=$((failures + 1))
+  fi
+done
+echo "ok: --trace wrote $(wc -l <"$work/trace.txt") lines"
 
 # A benchmark whose transfers fail makes the run exit 1, and the report check rejects its JSON.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)

@@ -83,6 +83,18 @@ TEST_P(TransferIntegrity, ReusedDescriptorNumber) {
   }
 }
 
+TEST_P(TransferIntegrity, KeepAliveOpensOneConnectionPerSlot) {
+  // Replacements join after the finished transfers have left the multi handle, which shrinks
+  // libcurl's default connection cache. The pool must still keep every connection for reuse.
+  constexpr int concurrency = 64;
+  if (!fits_descriptor_limit(concurrency)) GTEST_SKIP() << "needs more descriptors";
+  const WorkloadSpec spec = pattern_workload(server(), 128, 16 * concurrency, concurrency);
+  const RunStats stats = run_workload(backend(), spec);
+  EXPECT_FALSE(stats.fatal_error) << describe_failures(stats);
+  EXPECT_EQ(stats.transfers_done, spec.transfers) << describe_failures(stats);
+  EXPECT_EQ(stats.connections_opened(), static_cast<std::uint64_t>(concurrency));
+}
+
 TEST_P(TransferIntegrity, EmptyBody) { expect_all_done(pattern_workload(server(), 0, 32, 8)); }
 
 class TransferErrors : public ServerTest {};
