@@ -203,6 +203,11 @@ std::error_code IoUringBackend::watch(int fd, Interest interest) {
   Watch& watch = it->second;
   if (inserted) {
     watch.generation = next_generation();
+  } else if (watch.parked) {
+    // Back from libcurl's connection cache. The request may have missed nothing, but data left
+    // unread before the park would never wake it, so the next wait() polls once more.
+    watch.parked = false;
+    watch.recheck = true;
   } else if (watch.interest == interest && (watch.armed || watch.queued)) {
     return {};
   }
@@ -214,12 +219,26 @@ std::error_code IoUringBackend::watch(int fd, Interest interest) {
 std::error_code IoUringBackend::unwatch(int fd) {
   auto it = watches_.find(fd);
   if (it == watches_.end()) return {};
+  if (multishot_ && it->second.armed && !it->second.replace) {
+    it->second.parked = true;
+    return {};
+  }
+  forget(it);
+  return {};
+}
+
+void IoUringBackend::closing(int fd) {
+  if (auto it = watches_.find(fd); it != watches_.end()) forget(it);
+}
+
+void IoUringBackend::forget(std::unordered_map<int, Watch>::iterator it) {
   // The removal names the request by tag, not by descriptor, so it still finds it after libcurl
   // has closed the socket and even after the number is reused. A request never submitted needs
   // no removal.
-  if (it->second.armed) removals_.push_back(make_tag(RequestKind::poll, fd, it->second.generation));
+  if (it->second.armed) {
+    removals_.push_back(make_tag(RequestKind::poll, it->first, it->second.generation));
+  }
   watches_.erase(it);
-  return {};
 }
 
 // Completions posted since the last wait() describe readiness that libcurl may have used up in
@@ -270,6 +289,11 @@ std::error_code IoUringBackend::queue_changes() {
     auto it = watches_.find(changed_[i]);
     if (it == watches_.end() || !it->second.queued) continue;
     it->second.queued = false;
+    if (it->second.parked) {
+      // Nobody waits for this socket, so polling it again is left to the next watch().
+      it->second.recheck = false;
+      continue;
+    }
     if (std::error_code error = queue_watch(changed_[i], it->second)) {
       mark_changed(changed_[i], it->second);
       changed_.erase(changed_.begin(), changed_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -437,6 +461,12 @@ void IoUringBackend::handle_poll_completion(int fd, std::uint32_t generation, in
   Watch& watch = it->second;
   const bool ended = (flags & IORING_CQE_F_MORE) == 0;
   if (ended) watch.armed = false;
+  if (watch.parked) {
+    // An idle socket woke up, for example because the server closed it. libcurl finds out when
+    // it takes the connection from its cache, and a new watch then starts a new request.
+    forget(it);
+    return;
+  }
 
   if (!ready) {
     // A completion from before this wait() only makes the request poll again. An ended request,

@@ -44,7 +44,13 @@ class IoUringBackend final : public Backend {
 
   std::string_view name() const override { return "io_uring"; }
   std::error_code watch(int fd, Interest interest) override;
+  // In multishot mode, leaves the request running ("parked"), so that a watch() of the same socket
+  // costs no new request: libcurl unwatches a keep-alive connection after each transfer and
+  // watches it again for the next one. A parked request is removed when it completes or at
+  // closing().
   std::error_code unwatch(int fd) override;
+  // Removes the request of a parked descriptor while the number is still this socket's.
+  void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
@@ -54,7 +60,7 @@ class IoUringBackend final : public Backend {
   // in counters().system_calls.
   std::uint64_t early_submits() const { return early_submits_; }
   // Poll completions dropped because their request had been removed or replaced by the time
-  // they were collected: by unwatch(), a one-shot interest change, or a hangup.
+  // they were collected: by unwatch() or closing(), a one-shot interest change, or a hangup.
   std::uint64_t stale_completions() const { return stale_completions_; }
 
  private:
@@ -68,6 +74,7 @@ class IoUringBackend final : public Backend {
     bool recheck = false;        // multishot only: poll again by an update
     bool replace = false;        // multishot only: poll again by a removal and a new poll add
     bool queued = false;         // listed in changed_ for the next wait()
+    bool parked = false;         // unwatched, but its multishot request still runs
   };
 
   void probe_multishot();
@@ -82,6 +89,8 @@ class IoUringBackend final : public Backend {
   void handle_poll_completion(int fd, std::uint32_t generation, int result, unsigned flags,
                               std::vector<ReadyEvent>* ready);
   void poll_again(int fd, Watch& watch, unsigned revents);
+  // Queues the removal of the request of `it` when one runs, and forgets the descriptor.
+  void forget(std::unordered_map<int, Watch>::iterator it);
   std::uint32_t next_generation();
 
   std::unique_ptr<io_uring> ring_;

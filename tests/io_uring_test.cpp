@@ -9,6 +9,7 @@
 #include "backends/io_uring_backend.hpp"
 #include "core/body_pattern.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +40,21 @@ class SocketPair {
   SocketPair& operator=(const SocketPair&) = delete;
 
   int local() const { return local_; }
+
+  // Closes `local` only; the peer stays open to observe it.
+  void close_local() {
+    if (local_ >= 0) close(local_);
+    local_ = -1;
+  }
+
+  // Returns true when the peer reads end of file within `timeout_ms`: the kernel has released
+  // `local`, which a poll request still holding it would prevent.
+  bool peer_reads_end_of_file(int timeout_ms) {
+    pollfd entry{.fd = peer_, .events = POLLIN, .revents = 0};
+    if (::poll(&entry, 1, timeout_ms) != 1) return false;
+    char byte = 0;
+    return read(peer_, &byte, 1) == 0;
+  }
 
   void close_both() {
     if (local_ >= 0) close(local_);
@@ -259,6 +275,39 @@ TEST_P(IoUringBackendTest, ReadyDescriptorReportedAgain) {
   }
   pair.drain_local();
   EXPECT_EQ(events_for(wait_for(expect_nothing_ms), fd), 0) << "reported after the data was read";
+}
+
+// libcurl unwatches a keep-alive connection after each transfer and watches it again for the
+// next one. Data left unread across that must still be reported, as epoll would.
+TEST_P(IoUringBackendTest, UnreadDataReportedAfterRewatch) {
+  SocketPair pair;
+  const int fd = pair.local();
+  ASSERT_FALSE(backend().watch(fd, Interest::read));
+  pair.make_local_readable();
+  EXPECT_EQ(events_for(wait_for(expect_event_ms), fd), ready_read);
+
+  ASSERT_FALSE(backend().unwatch(fd));
+  EXPECT_EQ(events_for(wait_for(expect_nothing_ms), fd), 0) << "reported while unwatched";
+  ASSERT_FALSE(backend().watch(fd, Interest::read));
+  EXPECT_EQ(events_for(wait_for(expect_event_ms), fd), ready_read)
+      << "the unread byte was not reported after the socket was watched again";
+}
+
+// An unwatched socket's request may keep running until the socket is closed. closing() must end
+// it, or the kernel keeps the socket open and the peer never sees the close.
+TEST_P(IoUringBackendTest, ClosingReleasesUnwatchedSocket) {
+  SocketPair pair;
+  const int fd = pair.local();
+  ASSERT_FALSE(backend().watch(fd, Interest::read));
+  EXPECT_TRUE(wait_for(0).empty()) << "nothing was readable yet";
+  ASSERT_FALSE(backend().unwatch(fd));
+  wait_for(0);
+
+  backend().closing(fd);
+  pair.close_local();
+  wait_for(0);  // submits what closing() queued
+  EXPECT_TRUE(pair.peer_reads_end_of_file(expect_event_ms))
+      << "the closed socket is still open in the kernel";
 }
 
 TEST_P(IoUringBackendTest, ClosedDescriptorReportsError) {
