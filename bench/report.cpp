@@ -29,6 +29,8 @@ struct Row {
   int concurrency = 0;
   std::string error;  // error_message for skipped or failed benchmarks
   std::map<std::string, double> counters;
+  // Coefficient of variation of each counter over the repetitions; empty without repetitions.
+  std::map<std::string, double> variation;
   double real_time_ms = 0;
 };
 
@@ -106,6 +108,25 @@ std::string replace_non_finite(const std::string& text) {
   return out;
 }
 
+// Copies each "cv" aggregate's counters into the variation of its row.
+void read_variation(const json::array& benchmarks, Report& report) {
+  for (const auto& entry : benchmarks) {
+    const auto& benchmark = entry.as_object();
+    if (text(benchmark, "aggregate_name") != "cv") continue;
+    Row key;
+    if (!split_name(text(benchmark, "run_name"), key)) continue;
+    for (Row& row : report.rows) {
+      if (row.backend != key.backend || row.scenario != key.scenario ||
+          row.concurrency != key.concurrency) {
+        continue;
+      }
+      for (const auto& [name, value] : benchmark) {
+        if (value.is_number()) row.variation[std::string(name)] = number(value);
+      }
+    }
+  }
+}
+
 // Reads the benchmarks, keeping median aggregates when there are repetitions and plain
 // iteration rows otherwise. Throws std::runtime_error naming the problem.
 Report read_report(const std::string& path) {
@@ -160,6 +181,7 @@ Report read_report(const std::string& path) {
     row.real_time_ms = row.counters["real_time"];
     report.rows.push_back(std::move(row));
   }
+  read_variation(benchmarks, report);
   // Registration order (backend, then scenario, then concurrency), whatever order the runs had:
   // --benchmark_enable_random_interleaving shuffles them.
   std::stable_sort(report.rows.begin(), report.rows.end(), [](const Row& a, const Row& b) {
@@ -319,6 +341,23 @@ void write_detail_table(std::ostream& out, const Report& report) {
 }
 
 // One line comparing `left` with `right` on `key`, or nothing when either did not run.
+// Adds to an expectation line whether the two medians differ by less than the repetitions
+// vary, in which case the run cannot tell the two apart. Nothing without repetitions.
+void write_spread_note(std::ostream& out, const Row& a, const Row& b, const std::string& key) {
+  const auto spread = [&key](const Row& row) {
+    const auto it = row.variation.find(key);
+    return it == row.variation.end() ? std::nan("") : it->second;
+  };
+  const double larger_spread = std::max(spread(a), spread(b));
+  const double x = counter(a, key), y = counter(b, key);
+  if (!std::isfinite(larger_spread) || y == 0) return;
+  const double difference = std::abs(x - y) / std::abs(y);
+  if (difference >= larger_spread) return;
+  out << ", but the medians differ by " << format_fixed(100 * difference, 1)
+      << " %, less than the repetitions vary (coefficient of variation up to "
+      << format_fixed(100 * larger_spread, 1) << " %), so this run cannot tell them apart";
+}
+
 void write_expectation(std::ostream& out, const Report& report, const std::string& left,
                        const std::string& right, const std::string& scenario, int concurrency,
                        const std::string& key, bool left_should_be_lower, const std::string& label) {
@@ -329,7 +368,9 @@ void write_expectation(std::ostream& out, const Report& report, const std::strin
   const bool holds = left_should_be_lower ? x < y : x >= y;
   out << "- " << label << ": " << left << ' ' << format_fixed(x, 2) << " vs " << right << ' '
       << format_fixed(y, 2) << " (" << scenario << ", concurrency " << concurrency << "): "
-      << (holds ? "holds" : "does NOT hold in this run") << '\n';
+      << (holds ? "holds" : "does NOT hold in this run");
+  write_spread_note(out, *a, *b, key);
+  out << '\n';
 }
 
 // The benchmarks that reported an error, either the skipped ones or the failed ones.

@@ -2,10 +2,10 @@
 # The short comparison: builds the benchmark in Release, runs every backend x scenario x
 # concurrency with a few repetitions, writes results/bench.json and results/comparison.md, and
 # prints the table. Extra arguments go to sockaction_bench, e.g. --backends=epoll,multi_poll.
-# About 3 to 5 minutes on 2 cores. REPETITIONS and MIN_TIME (seconds) override the defaults.
+# About 3 to 4 minutes on 2 cores. REPETITIONS and MIN_TIME (seconds) override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repetitions=${REPETITIONS:-3}
+repetitions=${REPETITIONS:-5}
 min_time=${MIN_TIME:-0.1}
 output=${OUTPUT:-results}
 

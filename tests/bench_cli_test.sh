@@ -83,6 +83,29 @@ fi
 grep -q '| small | 16 |' "$work/table.md" || { echo "FAIL: table lacks the small/16 row"; failures=$((failures + 1)); }
 echo "ok: short run and report check"
 
+# The expectation line says when two medians differ by less than the repetitions vary.
+write_two_rows() {  # epoll median, epoll cv, multi_poll median, multi_poll cv
+  local rows="" name median cv aggregate value
+  for name in epoll multi_poll; do
+    if [[ $name == epoll ]]; then median=$1 cv=$2; else median=$3 cv=$4; fi
+    for aggregate in median cv; do
+      value=$median
+      [[ $aggregate == cv ]] && value=$cv
+      rows+="${rows:+,}{\"name\": \"$name/small/concurrency:64/real_time_$aggregate\", \"run_name\": \"$name/small/concurrency:64/real_time\", \"run_type\": \"aggregate\", \"aggregate_name\": \"$aggregate\", \"repetitions\": 3, \"requests\": $value}"
+    done
+  done
+  echo "{\"context\": {}, \"benchmarks\": [$rows]}"
+}
+write_two_rows 70000 0.10 72000 0.02 >"$work/close.json"
+write_two_rows 60000 0.02 72000 0.02 >"$work/apart.json"
+if ! "$report" --input "$work/close.json" | grep -q 'cannot tell them apart'; then
+  echo "FAIL: a 2.8 % difference under a 10 % variation was not called undecided"; failures=$((failures + 1))
+elif "$report" --input "$work/apart.json" | grep -q 'cannot tell them apart'; then
+  echo "FAIL: a 17 % difference under a 2 % variation was called undecided"; failures=$((failures + 1))
+else
+  echo "ok: the expectation line weighs the difference against the variation"
+fi
+
 if [[ $failures -ne 0 ]]; then
   echo "$failures bench CLI checks failed"
   exit 1
