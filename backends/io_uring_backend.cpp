@@ -229,6 +229,13 @@ std::error_code IoUringBackend::unwatch(int fd) {
 
 void IoUringBackend::closing(int fd) {
   if (auto it = watches_.find(fd); it != watches_.end()) forget(it);
+  if (removals_.empty()) return;
+  // Submitted now rather than at the next wait(): until its request ends, the kernel keeps the
+  // socket open after libcurl closes it, and the server sees more connections than libcurl has.
+  // Their completions are not awaited, since the next wait() may collect them before it waits.
+  if (queue_removals(false)) return;  // left in removals_ for the next wait()
+  ++counters_.system_calls;
+  io_uring_submit(ring_.get());
 }
 
 void IoUringBackend::forget(std::unordered_map<int, Watch>::iterator it) {
@@ -267,8 +274,9 @@ io_uring_sqe* IoUringBackend::next_sqe(std::error_code& error) {
   return sqe;
 }
 
-// Turns the removals and changed watches recorded since the last wait() into queue entries.
-std::error_code IoUringBackend::queue_changes() {
+// Turns removals_ into queue entries. With `awaited`, the wait that submits them counts on
+// their completions. Returns an error, with the rest left in removals_, when the queue is full.
+std::error_code IoUringBackend::queue_removals(bool awaited) {
   const bool skip_success = (features_ & IORING_FEAT_CQE_SKIP) != 0;
   for (std::size_t i = 0; i < removals_.size(); ++i) {
     std::error_code error;
@@ -281,9 +289,15 @@ std::error_code IoUringBackend::queue_changes() {
     sqe->user_data = with_kind(removals_[i], RequestKind::remove);
     if (skip_success) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     // Either the cancelled request completes with ECANCELED or the removal fails and completes.
-    ++expected_control_completions_;
+    if (awaited) ++expected_control_completions_;
   }
   removals_.clear();
+  return {};
+}
+
+// Turns the removals and changed watches recorded since the last wait() into queue entries.
+std::error_code IoUringBackend::queue_changes() {
+  if (std::error_code error = queue_removals(true)) return error;
 
   for (std::size_t i = 0; i < changed_.size(); ++i) {
     auto it = watches_.find(changed_[i]);

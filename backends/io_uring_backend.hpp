@@ -79,6 +79,7 @@ class IoUringBackend final : public Backend {
 
   void probe_multishot();
   void mark_changed(int fd, Watch& watch);
+  std::error_code queue_removals(bool awaited);
   std::error_code queue_changes();
   std::error_code queue_watch(int fd, Watch& watch);
   ::io_uring_sqe* next_sqe(std::error_code& error);

@@ -16,6 +16,8 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -140,7 +142,13 @@ void run_case(benchmark::State& state, const BenchCase& bench_case) {
   const WorkloadSpec spec = make_spec(bench_case);
   const DriverOptions driver{.unknown_event_mask = options.unknown_event_mask, .trace = trace_file};
   RunStats total;
+  std::size_t iteration = 0;
   for (auto _ : state) {
+    if (trace_file) {
+      std::fprintf(trace_file, "# %s/%s/concurrency:%d iteration %zu\n",
+                   bench_case.backend->name.c_str(), bench_case.scenario.name.c_str(),
+                   bench_case.concurrency, ++iteration);
+    }
     RunStats run = run_workload(*bench_case.backend, spec, driver);
     std::string problem;
     if (run.fatal_error) {
@@ -203,9 +211,13 @@ void register_cases() {
                              skip_reason(backend, concurrency)};
         const std::string name = backend.name + "/" + scenario.name +
                                  "/concurrency:" + std::to_string(concurrency);
-        benchmark::RegisterBenchmark(name.c_str(), [bench_case](benchmark::State& state) {
-          run_case(state, bench_case);
-        })->UseRealTime()->Unit(benchmark::kMillisecond);
+        auto* registered =
+            benchmark::RegisterBenchmark(name.c_str(), [bench_case](benchmark::State& state) {
+              run_case(state, bench_case);
+            });
+        registered->UseRealTime()->Unit(benchmark::kMillisecond);
+        // A trace is for reading one run, not the many a timing needs.
+        if (!options.trace_path.empty()) registered->Iterations(1);
       }
     }
   }
@@ -229,6 +241,39 @@ void add_context() {
                                                            : options.external_url);
   benchmark::AddCustomContext("event_mask", options.unknown_event_mask ? "0 (unknown)" : "ready bits");
   benchmark::AddCustomContext("connection_reuse", options.reuse_connections ? "on" : "off");
+}
+
+// Returns why the --benchmark_out and --trace paths cannot be written, or nothing.
+std::optional<std::string> check_output_paths(const std::string& out_path,
+                                              const std::string& trace_path) {
+  namespace fs = std::filesystem;
+  for (const auto& [flag, path] : {std::pair{"--benchmark_out", out_path}, {"--trace", trace_path}}) {
+    if (path.empty()) continue;
+    const fs::path folder = fs::path(path).parent_path();
+    std::error_code error;
+    if (!folder.empty() && !fs::is_directory(folder, error)) {
+      return std::string("cannot write ") + flag + "=" + path + ": the folder " + folder.string() +
+             " does not exist; create it or give another path";
+    }
+  }
+  std::error_code error;
+  if (!out_path.empty() && !trace_path.empty() &&
+      fs::weakly_canonical(fs::absolute(out_path), error) ==
+          fs::weakly_canonical(fs::absolute(trace_path), error)) {
+    return "--trace and --benchmark_out both name " + trace_path + "; give the trace its own file";
+  }
+  return std::nullopt;
+}
+
+// Closes the --trace file. Returns false, after saying why, when a write to it failed.
+bool close_trace() {
+  const bool write_failed = std::ferror(trace_file) != 0;
+  const bool close_failed = std::fclose(trace_file) != 0;
+  trace_file = nullptr;
+  if (!write_failed && !close_failed) return true;
+  std::fprintf(stderr, "sockaction_bench: writing the trace to \"%s\" failed; the trace is "
+                       "incomplete (is the disk full?)\n", options.trace_path.c_str());
+  return false;
 }
 
 void print_backends() {
@@ -267,6 +312,10 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  if (auto problem = check_output_paths(out_path, options.trace_path)) {
+    std::fprintf(stderr, "sockaction_bench: %s\n", problem->c_str());
+    return 2;
+  }
   if (!options.trace_path.empty()) {
     trace_file = std::fopen(options.trace_path.c_str(), "w");
     if (!trace_file) {
@@ -285,9 +334,10 @@ int main(int argc, char** argv) {
   const std::size_t matched = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   server.reset();
-  if (trace_file) std::fclose(trace_file);
+  if (trace_file && !close_trace()) return 1;
   if (matched == 0) {
     if (!out_path.empty()) std::remove(out_path.c_str());
+    if (!options.trace_path.empty()) std::remove(options.trace_path.c_str());
     std::fprintf(stderr, "sockaction_bench: no benchmark matches the filter; list them with "
                          "--benchmark_list_tests\n");
     return 2;

@@ -59,8 +59,10 @@ bool take_flag(int argc, char** argv, int& index, std::string_view name, std::st
     return true;
   }
   if (!argument.empty()) return false;  // a longer flag that shares the prefix
-  if (index + 1 >= argc) {
-    error = std::string(name) + " needs a value";
+  // A following flag is not taken as the value: `--trace --concurrency=2` would otherwise write
+  // the trace to a file named "--concurrency=2".
+  if (index + 1 >= argc || std::string_view(argv[index + 1]).starts_with("--")) {
+    error = std::string(name) + " needs a value, as in " + std::string(name) + "=VALUE";
     return true;
   }
   value = argv[++index];
@@ -141,6 +143,10 @@ std::optional<std::string> validate_bench_options(const BenchOptions& options) {
       names += (names.empty() ? "" : ", ") + scenario.name;
     }
     if (!found) return "unknown scenario \"" + name + "\"; choose from: " + names;
+  }
+  if (!options.external_url.empty() && !options.scenarios.empty()) {
+    return std::string("--scenarios does not apply with --url, which runs one scenario named "
+                       "\"url\"; leave out --scenarios");
   }
   if (!options.external_url.empty()) {
     WorkloadSpec probe;

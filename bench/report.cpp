@@ -316,7 +316,7 @@ void write_detail_table(std::ostream& out, const Report& report) {
   out << "## Details\n\nLatencies in ms; costs per request. `syscalls` counts the backend's kernel "
          "entries (waits plus interest changes); the multi_poll baseline's happen inside libcurl and "
          "are not counted. `connects` counts the connections libcurl opened; with keep-alive it is "
-         "the concurrency divided by the transfers.\n\n"
+         "the concurrency divided by the transfers of one iteration.\n\n"
          "| benchmark | req/s | MiB/s | p50 | p90 | p99 | p99.9 | max | CPU µs | loop CPU µs | actions | socket cbs | "
          "timer cbs | wakeups | idle wakeups | timer expirations | syscalls | connects |\n"
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

@@ -39,17 +39,46 @@ expect_rejected 'unknown scenario "huge"' --scenarios=huge
 expect_rejected '--url is empty' --url=
 expect_rejected '--backends is empty' --backends=
 expect_rejected 'no benchmark matches the filter' --benchmark_filter=no-such-benchmark
-expect_rejected 'cannot write the trace to "/nonexistent/dir/trace.txt"' --trace=/nonexistent/dir/trace.txt
+expect_rejected 'cannot write --trace=/nonexistent/dir/trace.txt' --trace=/nonexistent/dir/trace.txt
+expect_rejected '--trace needs a value' --trace --concurrency=2
+expect_rejected '--scenarios does not apply with --url' --url=http://127.0.0.1:1/ --scenarios=small
+expect_rejected 'both name' --trace="$work/out.json"
+expect_rejected 'no benchmark matches the filter' --benchmark_filter=no-such-benchmark --trace="$work/unused.trace"
+if [[ -e $work/unused.trace ]]; then
+  echo "FAIL: a run that matched nothing left its trace file"; failures=$((failures + 1))
+fi
+status=0
+"$bench" --benchmark_out=/nonexistent/dir/out.json >/dev/null 2>"$work/stderr" || status=$?
+if [[ $status -ne 2 ]] || ! grep -q 'folder /nonexistent/dir does not exist' "$work/stderr"; then
+  echo "FAIL: --benchmark_out in a missing folder exited $status"; cat "$work/stderr"; failures=$((failures + 1))
+else
+  echo "ok: --benchmark_out in a missing folder -> $(head -n1 "$work/stderr")"
+fi
+if [[ -w /dev/full ]]; then
+  status=0
+  "$bench" --backends=epoll --scenarios=small --concurrency=2 --transfers=8 --trace=/dev/full \
+    >/dev/null 2>"$work/stderr" || status=$?
+  if [[ $status -ne 1 ]] || ! grep -q 'writing the trace to "/dev/full" failed' "$work/stderr"; then
+    echo "FAIL: a trace that could not be written exited $status"; failures=$((failures + 1))
+  else
+    echo "ok: a failed trace write -> exit 1"
+  fi
+fi
 
-# --trace writes every callback and action of the run: a keep-alive run of 8 transfers at
-# concurrency 2 announces sockets, sets deadlines and acts on ready sockets.
+# --trace writes every callback and action of the run, after a line naming the benchmark and
+# iteration: a keep-alive run of 8 transfers at concurrency 2 announces sockets, sets deadlines
+# and acts on ready sockets. With --trace, each benchmark runs one iteration.
 "$bench" --backends=epoll --scenarios=small --concurrency=2 --transfers=8 --benchmark_min_time=0.01 \
   --trace="$work/trace.txt" >/dev/null 2>"$work/stderr"
-for line in 'socket_cb fd=' 'timer_cb timeout_ms=0' 'action fd=-1 events=0' 'wakeup events='; do
+for line in '# epoll/small/concurrency:2 iteration 1' 'socket_cb fd=' 'timer_cb timeout_ms=0' \
+  'action fd=-1 events=0' 'wakeup events='; do
   if ! grep -qF -- "$line" "$work/trace.txt"; then
     echo "FAIL: the trace has no '$line' line"; failures=$((failures + 1))
   fi
 done
+if [[ $(grep -c '^# ' "$work/trace.txt") -ne 1 ]]; then
+  echo "FAIL: the traced benchmark ran more than one iteration"; failures=$((failures + 1))
+fi
 echo "ok: --trace wrote $(wc -l <"$work/trace.txt") lines"
 
 # A benchmark whose transfers fail makes the run exit 1, and the report check rejects its JSON.
