@@ -16,6 +16,8 @@ struct LibuvBackend::Watch {
   int fd = -1;
   Interest interest = Interest::read;
   bool stopped_by_error = false;
+  bool parked = false;  // unwatched, but the handle still polls until it fires or closing()
+  std::uint64_t started_before = 0;  // loop iterations run before the last uv_poll_start
   ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
@@ -81,6 +83,12 @@ LibuvBackend::~LibuvBackend() {
 
 void LibuvBackend::on_poll(uv_poll_t* handle, int status, int events) {
   Watch& watch = *static_cast<Watch*>(handle->data);
+  if (watch.parked) {
+    // An idle socket woke up, for example because the server closed it. libcurl finds out when
+    // it takes the connection from its cache, and watch() then makes a new handle.
+    watch.backend->forget(&watch);
+    return;
+  }
   if (status < 0) {
     // libuv 1.44 stops the handle before it reports POLLERR as UV_EBADF.
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(handle)) && !watch.stopped_by_error) {
@@ -112,6 +120,7 @@ void LibuvBackend::report(Watch& watch, int bits) {
 
 std::error_code LibuvBackend::start(Watch& watch) {
   watch.stopped_by_error = false;
+  watch.started_before = iterations_;
   counters_.system_calls += calls_per_poll_start;
   const int status = uv_poll_start(&watch.handle, to_uv_events(watch.interest), &on_poll);
   if (status < 0) return from_uv(status);
@@ -132,6 +141,9 @@ std::error_code LibuvBackend::watch(int fd, Interest interest) {
 
   if (auto it = watched_.find(fd); it != watched_.end()) {
     Watch& watch = *it->second;
+    // A parked handle is this same socket, back from libcurl's connection cache: without a
+    // closing() in between, the number was not reused.
+    watch.parked = false;
     if (watch.interest == interest && !watch.stopped_by_error) return {};
     watch.interest = interest;
     return start(watch);
@@ -162,16 +174,33 @@ std::error_code LibuvBackend::unwatch(int fd) {
   auto it = watched_.find(fd);
   if (it == watched_.end()) return {};
   Watch* watch = it->second;
-  watched_.erase(it);
+  // Only a handle whose start libuv has applied is parked. libuv adds the descriptor to its epoll
+  // set in the next iteration and aborts when that fails, so a socket closed before then must
+  // not have a started handle.
+  if (!watch->stopped_by_error && watch->started_before < iterations_) {
+    watch->parked = true;
+    return {};
+  }
+  forget(watch);
+  return {};
+}
+
+void LibuvBackend::closing(int fd) {
+  if (auto it = watched_.find(fd); it != watched_.end()) forget(it->second);
+}
+
+void LibuvBackend::forget(Watch* watch) {
+  watched_.erase(watch->fd);
   std::erase(stopped_, watch);
   close(watch);
-  return {};
 }
 
 // uv_run returns at once, with no epoll_wait, when no handle is active or closing.
 int LibuvBackend::run_iteration(uv_run_mode mode) {
   if (uv_loop_alive(&loop_)) counters_.system_calls += calls_per_iteration;
-  return uv_run(&loop_, mode);
+  const int alive = uv_run(&loop_, mode);
+  ++iterations_;
+  return alive;
 }
 
 std::error_code LibuvBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready) {
@@ -205,7 +234,8 @@ std::error_code LibuvBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
   }
   // An iteration can end without a callback, for example on an epoll event for an fd libuv has
   // stopped watching. Run another one then, until a socket is ready or the timer has fired.
-  // NOTE: with timeout -1 and no socket watched, this returns at once instead of blocking forever.
+  // NOTE: with timeout -1 and no socket watched or parked, this returns at once instead of
+  // blocking forever.
   while (ready.size() == first && !timer_fired_) {
     if (run_iteration(UV_RUN_ONCE) == 0) break;  // no active handle is left to wake the loop
   }

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <unordered_map>
 #include <vector>
 
@@ -25,7 +26,12 @@ class LibuvBackend final : public Backend {
   // NOTE: uv_poll_init_socket switches the socket to non-blocking mode. libcurl's sockets are
   // non-blocking already, but another caller's blocking socket would change.
   std::error_code watch(int fd, Interest interest) override;
+  // Leaves the handle polling ("parked"), so that a watch() of the same socket costs no system
+  // call: libcurl unwatches a keep-alive connection after each transfer and watches it again for
+  // the next one. A parked handle is closed when it fires or at closing().
   std::error_code unwatch(int fd) override;
+  // Closes the handle of `fd`, parked or not, while the number is still this socket's.
+  void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
@@ -38,6 +44,8 @@ class LibuvBackend final : public Backend {
 
   std::error_code start(Watch& watch);
   void close(Watch* watch);
+  // Drops `watch` from watched_ and stopped_ and closes its handle.
+  void forget(Watch* watch);
   void report(Watch& watch, int bits);
   int run_iteration(uv_run_mode mode);
 
@@ -49,6 +57,7 @@ class LibuvBackend final : public Backend {
   // error stays visible as it would with a level-triggered poll.
   std::vector<Watch*> stopped_;
   std::size_t closing_ = 0;  // handles whose close callback has not run yet
+  std::uint64_t iterations_ = 0;  // uv_run calls so far
   std::vector<ReadyEvent>* ready_ = nullptr;  // the vector wait() appends to, null outside wait()
   BackendCounters counters_;
 };

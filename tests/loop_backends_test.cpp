@@ -190,9 +190,11 @@ TEST_P(LoopBackendTest, ReusedNumberGetsNoStaleReadiness) {
   send_text(old_pair->peer, "old data");
   ASSERT_EQ(collect_events(*loop, number), ready_read);
 
-  // As libcurl does: CURL_POLL_REMOVE, close, and a new socket that gets the same number, all
-  // before the next wait.
+  // As libcurl does through the driver: CURL_POLL_REMOVE, then CURLOPT_CLOSESOCKETFUNCTION, which
+  // calls closing() before the close, and a new socket that gets the same number, all before the
+  // next wait.
   ASSERT_FALSE(loop->unwatch(number));
+  loop->closing(number);
   old_pair->close_both();
   SocketPair new_pair;
   ASSERT_EQ(new_pair.local, number) << "the new socket did not reuse the number";
@@ -203,6 +205,28 @@ TEST_P(LoopBackendTest, ReusedNumberGetsNoStaleReadiness) {
   send_text(new_pair.peer, "new data");
   EXPECT_EQ(collect_events(*loop, number), ready_read);
   EXPECT_EQ(receive_text(new_pair.local), "new data");
+}
+
+// libcurl unwatches a keep-alive connection after each transfer and watches it again for the
+// next. A backend that keeps the idle socket's handle must still report data left unread, both
+// when the socket comes back within one turn and after waits in between.
+TEST_P(LoopBackendTest, UnreadDataReportedAfterRewatch) {
+  std::unique_ptr<Backend> loop = create_backend();
+  SocketPair pair;
+  ASSERT_FALSE(loop->watch(pair.local, Interest::read));
+  send_text(pair.peer, "kept");
+  ASSERT_EQ(collect_events(*loop, pair.local), ready_read);
+
+  for (bool wait_while_unwatched : {false, true}) {
+    SCOPED_TRACE(wait_while_unwatched ? "waits while unwatched" : "watched again at once");
+    ASSERT_FALSE(loop->unwatch(pair.local));
+    if (wait_while_unwatched) {
+      EXPECT_EQ(collect_events(*loop, pair.local), 0) << "reported while unwatched";
+    }
+    ASSERT_FALSE(loop->watch(pair.local, Interest::read));
+    EXPECT_EQ(collect_events(*loop, pair.local), ready_read);
+  }
+  EXPECT_EQ(receive_text(pair.local), "kept");
 }
 
 TEST_P(LoopBackendTest, UnwatchAfterCloseSucceeds) {
