@@ -228,9 +228,12 @@ std::error_code LibuvBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
 
   timer_fired_ = false;
   if (timeout_ms > 0) {
-    // The timer counts from the loop's cached time, which is stale after the driver's work.
+    // The timer counts from the loop's cached time, which is stale after the driver's work. It
+    // repeats every millisecond after it first fires: an iteration runs due timers before it
+    // polls, so a one-shot timer that came due just before uv_run left no timer to bound the
+    // poll, and epoll_wait blocked until some socket woke it (a fuzzer found 43 s).
     uv_update_time(&loop_);
-    uv_timer_start(&timer_, &on_timer, static_cast<std::uint64_t>(timeout_ms), 0);
+    uv_timer_start(&timer_, &on_timer, static_cast<std::uint64_t>(timeout_ms), 1);
   }
   // An iteration can end without a callback, for example on an epoll event for an fd libuv has
   // stopped watching. Run another one then, until a socket is ready or the timer has fired.
