@@ -49,7 +49,7 @@ class EpollBackend final : public Backend {
   Watched* find(int fd);
 
   int epoll_fd_ = -1;
-  // Indexed by descriptor number, which is small and dense; a hash table allocated a node for
+  // Indexed by descriptor number, which is small and dense. A hash table allocated a node for
   // every transfer that came back to a cached connection.
   std::vector<Watched> watched_;
   std::vector<int> changed_;  // fds whose `wanted` may differ from `registered`

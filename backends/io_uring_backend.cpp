@@ -66,10 +66,10 @@ int interest_bits(Interest interest) {
   return bits;
 }
 
-// Ring set-up flags, most wanted first; each kernel takes the first it knows. SUBMIT_ALL (5.18)
+// Ring set-up flags, preferred first. A kernel takes the first set it supports. SUBMIT_ALL (5.18)
 // keeps one rejected entry from ending the batch. COOP_TASKRUN with TASKRUN_FLAG (5.19) posts a
-// completion at the loop's next system call instead of interrupting the loop with an IPI:
-// without it, interrupts took 17 % of the loop thread's CPU at concurrency 64 on a 2-core VM.
+// completion at the loop's next system call instead of through an interrupt, which took 17 % of
+// the loop thread's CPU at concurrency 64 on a 2-core VM.
 constexpr unsigned setup_flag_choices[] = {
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
     IORING_SETUP_SUBMIT_ALL,
@@ -204,8 +204,8 @@ std::error_code IoUringBackend::watch(int fd, Interest interest) {
   if (inserted) {
     watch.generation = next_generation();
   } else if (watch.parked) {
-    // Back from libcurl's connection cache. The request may have missed nothing, but data left
-    // unread before the park would never wake it, so the next wait() polls once more.
+    // The socket is back from libcurl's connection cache. Data left unread while it was parked
+    // would never wake the request, so the next wait() polls once more.
     watch.parked = false;
     watch.recheck = true;
   } else if (watch.interest == interest && (watch.armed || watch.queued)) {
@@ -230,9 +230,9 @@ std::error_code IoUringBackend::unwatch(int fd) {
 void IoUringBackend::closing(int fd) {
   if (auto it = watches_.find(fd); it != watches_.end()) forget(it);
   if (removals_.empty()) return;
-  // Submitted now rather than at the next wait(): until its request ends, the kernel keeps the
-  // socket open after libcurl closes it, and the server sees more connections than libcurl has.
-  // Their completions are not awaited, since the next wait() may collect them before it waits.
+  // Submitted now, not at the next wait(), because until its request ends the kernel keeps the
+  // socket open after libcurl closes it. The completions are not awaited, because the next
+  // wait() may collect them before it blocks.
   if (queue_removals(false)) return;  // left in removals_ for the next wait()
   ++counters_.system_calls;
   io_uring_submit(ring_.get());
@@ -304,7 +304,7 @@ std::error_code IoUringBackend::queue_changes() {
     if (it == watches_.end() || !it->second.queued) continue;
     it->second.queued = false;
     if (it->second.parked) {
-      // Nobody waits for this socket, so polling it again is left to the next watch().
+      // libcurl does not wait for this socket now, so the next watch() polls it again.
       it->second.recheck = false;
       continue;
     }

@@ -90,7 +90,7 @@ class IoUringBackend final : public Backend {
   void handle_poll_completion(int fd, std::uint32_t generation, int result, unsigned flags,
                               std::vector<ReadyEvent>* ready);
   void poll_again(int fd, Watch& watch, unsigned revents);
-  // Queues the removal of the request of `it` when one runs, and forgets the descriptor.
+  // Queues the removal of the request of `it` when one runs, and erases the entry.
   void forget(std::unordered_map<int, Watch>::iterator it);
   std::uint32_t next_generation();
 

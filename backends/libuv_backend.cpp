@@ -229,9 +229,9 @@ std::error_code LibuvBackend::wait(int timeout_ms, std::vector<ReadyEvent>& read
   timer_fired_ = false;
   if (timeout_ms > 0) {
     // The timer counts from the loop's cached time, which is stale after the driver's work. It
-    // repeats every millisecond after it first fires: an iteration runs due timers before it
+    // repeats every millisecond after it first fires. An iteration runs due timers before it
     // polls, so a one-shot timer that came due just before uv_run left no timer to bound the
-    // poll, and epoll_wait blocked until some socket woke it (a fuzzer found 43 s).
+    // poll. epoll_wait then blocked until a socket woke it, 43 s in one fuzzer run.
     uv_update_time(&loop_);
     uv_timer_start(&timer_, &on_timer, static_cast<std::uint64_t>(timeout_ms), 1);
   }

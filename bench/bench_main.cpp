@@ -265,7 +265,7 @@ std::optional<std::string> check_output_paths(const std::string& out_path,
   return std::nullopt;
 }
 
-// Closes the --trace file. Returns false, after saying why, when a write to it failed.
+// Closes the --trace file. Returns false, after printing why, when a write to it failed.
 bool close_trace() {
   const bool write_failed = std::ferror(trace_file) != 0;
   const bool close_failed = std::fclose(trace_file) != 0;

@@ -56,7 +56,7 @@ class SocketActionLoop {
   // and a hash table here cost a node allocation for every transfer on a reused connection.
   struct WatchedSocket {
     Interest interest = Interest::read;
-    std::uint64_t generation = 0;  // a new number each time the socket is announced; 0: unwatched
+    std::uint64_t generation = 0;  // new at each announcement of the socket, 0 when unwatched
     bool announced_before = false;  // the number has been announced earlier in this run
   };
   struct PendingEvent {

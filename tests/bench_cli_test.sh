@@ -65,9 +65,9 @@ if [[ -w /dev/full ]]; then
   fi
 fi
 
-# --trace writes every callback and action of the run, after a line naming the benchmark and
-# iteration: a keep-alive run of 8 transfers at concurrency 2 announces sockets, sets deadlines
-# and acts on ready sockets. With --trace, each benchmark runs one iteration.
+# --trace writes a line naming the benchmark and iteration, then every callback and action. A
+# keep-alive run of 8 transfers at concurrency 2 announces sockets, sets deadlines and acts on
+# ready sockets. With --trace, each benchmark runs one iteration.
 "$bench" --backends=epoll --scenarios=small --concurrency=2 --transfers=8 --benchmark_min_time=0.01 \
   --trace="$work/trace.txt" >/dev/null 2>"$work/stderr"
 for line in '# epoll/small/concurrency:2 iteration 1' 'socket_cb fd=' 'timer_cb timeout_ms=0' \
@@ -112,7 +112,7 @@ fi
 grep -q '| small | 16 |' "$work/table.md" || { echo "FAIL: table lacks the small/16 row"; failures=$((failures + 1)); }
 echo "ok: short run and report check"
 
-# The expectation line says when two medians differ by less than the repetitions vary.
+# The expectation line reports when two medians differ by less than the repetitions vary.
 write_two_rows() {  # epoll median, epoll cv, multi_poll median, multi_poll cv
   local rows="" name median cv aggregate value
   for name in epoll multi_poll; do

@@ -294,8 +294,7 @@ TEST_P(IoUringBackendTest, UnreadDataReportedAfterRewatch) {
 }
 
 // An unwatched socket's request may keep running until the socket is closed. closing() must end
-// it at once, or the kernel keeps the socket open after close() and the peer, a server, counts
-// more connections than the client has.
+// it at once, or the kernel keeps the socket open after close() and the peer sees no end of file.
 TEST_P(IoUringBackendTest, ClosingReleasesUnwatchedSocket) {
   SocketPair pair;
   const int fd = pair.local();
