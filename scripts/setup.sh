@@ -9,6 +9,7 @@ packages=(
   liburing-dev libuv1-dev libevent-dev
   clang libclang-rt-14-dev
   nginx-light wrk curl
+  valgrind jq
 )
 missing=()
 for package in "${packages[@]}"; do
