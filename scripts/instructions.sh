@@ -52,8 +52,11 @@ output_dir=$(dirname "$output")
 [[ -d $output_dir ]] || fail_usage "the folder of OUTPUT=\"$output\" does not exist. Create it first."
 
 build=${BUILD:-build-release}
-# An existing build folder keeps its own settings, such as the CMAKE_PREFIX_PATH of another libcurl.
-if [[ ! -f $build/CMakeCache.txt ]]; then
+# An existing build folder keeps its own settings, such as the CMAKE_PREFIX_PATH of another
+# libcurl. It is configured again all the same, because the report's commit is read then.
+if [[ -f $build/CMakeCache.txt ]]; then
+  cmake -S . -B "$build" >/dev/null
+else
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOCKACTION_BUILD_TESTS=OFF >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
