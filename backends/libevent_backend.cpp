@@ -20,6 +20,8 @@ struct LibeventBackend::Watch {
   LibeventBackend* backend = nullptr;
   int fd = -1;
   Interest interest = Interest::read;
+  bool added = false;   // event_add applied and no event_del since
+  bool parked = false;  // unwatched, but the event stays added until it fires or closing()
   ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
@@ -72,6 +74,13 @@ LibeventBackend::~LibeventBackend() {
 
 void LibeventBackend::on_socket(evutil_socket_t, short what, void* argument) {
   Watch& watch = *static_cast<Watch*>(argument);
+  if (watch.parked) {
+    // An idle socket woke up, for example because the server closed it. libcurl finds out when
+    // it takes the connection from its cache, and watch() then adds the event again, which
+    // reports the readiness once more because libevent's epoll is level-triggered.
+    watch.backend->remove(watch);
+    return;
+  }
   int bits = 0;
   if (what & EV_READ) bits |= ready_read;
   if (what & EV_WRITE) bits |= ready_write;
@@ -92,7 +101,15 @@ std::error_code LibeventBackend::add(Watch& watch) {
   ++counters_.system_calls;
   errno = 0;
   if (event_add(watch.socket_event, nullptr) != 0) return last_error();
+  watch.added = true;
   return {};
+}
+
+void LibeventBackend::remove(Watch& watch) {
+  if (!watch.added) return;
+  ++counters_.system_calls;
+  event_del(watch.socket_event);
+  watch.added = false;
 }
 
 std::error_code LibeventBackend::watch(int fd, Interest interest) {
@@ -100,13 +117,17 @@ std::error_code LibeventBackend::watch(int fd, Interest interest) {
 
   if (auto it = watched_.find(fd); it != watched_.end()) {
     Watch& watch = *it->second;
-    if (watch.interest == interest) return {};
-    // libevent cannot change the flags of a pending event, so take it out, assign the new flags
-    // and add it again.
-    ++counters_.system_calls;
-    event_del(watch.socket_event);
-    watch.interest = interest;
-    event_assign(watch.socket_event, base_, fd, to_libevent_events(interest), &on_socket, &watch);
+    // A parked event belongs to this same socket, back from libcurl's connection cache. Without
+    // a closing() in between, the number was not reused.
+    watch.parked = false;
+    if (watch.interest == interest && watch.added) return {};
+    if (watch.interest != interest) {
+      // libevent cannot change the flags of a pending event, so take it out, assign the new
+      // flags and add it again.
+      remove(watch);
+      watch.interest = interest;
+      event_assign(watch.socket_event, base_, fd, to_libevent_events(interest), &on_socket, &watch);
+    }
     return add(watch);
   }
 
@@ -121,14 +142,21 @@ std::error_code LibeventBackend::watch(int fd, Interest interest) {
   return {};
 }
 
+// An unwatched socket keeps its event until the event fires or closing(). libcurl unwatches a
+// keep-alive connection at the end of every transfer and watches it again for the next one, and
+// deleting and adding the event cost two epoll_ctl calls per request.
 std::error_code LibeventBackend::unwatch(int fd) {
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return {};
-  // event_free deletes the event first. libevent ignores the EBADF or ENOENT of an fd that is
-  // closed already.
-  ++counters_.system_calls;
-  watched_.erase(it);
+  if (auto it = watched_.find(fd); it != watched_.end()) it->second->parked = true;
   return {};
+}
+
+// event_free deletes the event first. libevent ignores the EBADF or ENOENT of an fd that is
+// closed already.
+void LibeventBackend::closing(int fd) {
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return;
+  if (it->second->added) ++counters_.system_calls;
+  watched_.erase(it);
 }
 
 std::error_code LibeventBackend::wait(int timeout_ms, std::vector<ReadyEvent>& ready) {
@@ -145,10 +173,10 @@ std::error_code LibeventBackend::wait(int timeout_ms, std::vector<ReadyEvent>& r
   }
 
   // event_base_loop returns at once, with no epoll_wait, when no event is added. So with timeout
-  // -1 and no socket watched, wait() returns instead of blocking forever.
+  // -1 and no socket watched or parked, wait() returns instead of blocking forever.
   // NOTE: EVLOOP_ONCE keeps dispatching until a callback runs, so one call can make more than one
   // epoll_wait (after EINTR, or when the coarse clock reaches the timer's time late).
-  if (!watched_.empty() || timeout_ms > 0) ++counters_.system_calls;
+  if (event_base_get_num_events(base_, EVENT_BASE_COUNT_ADDED) > 0) ++counters_.system_calls;
   ready_ = &ready;
   errno = 0;
   const int status = event_base_loop(base_, flags);

@@ -1,5 +1,6 @@
 // libevent 2.1: one persistent event per socket and a timer event for the timeout. Each wait()
-// runs event_base_loop with EVLOOP_ONCE and collects what the callbacks report.
+// runs event_base_loop with EVLOOP_ONCE and collects what the callbacks report. An unwatched
+// socket keeps its event, unreported, until the event fires or closing().
 #pragma once
 
 #include "backends/registry.hpp"
@@ -25,6 +26,7 @@ class LibeventBackend final : public Backend {
   std::string_view name() const override { return "libevent"; }
   std::error_code watch(int fd, Interest interest) override;
   std::error_code unwatch(int fd) override;
+  void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
@@ -35,6 +37,7 @@ class LibeventBackend final : public Backend {
   static void on_timer(evutil_socket_t, short, void* backend);
 
   std::error_code add(Watch& watch);
+  void remove(Watch& watch);
   void report(Watch& watch, int bits);
 
   event_base* base_ = nullptr;
