@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace sockaction {
 
@@ -30,6 +31,7 @@ struct AsioBackend::Watch {
   bool read_pending = false;
   bool write_pending = false;
   bool made_non_blocking = false;  // Asio's first async_wait sets O_NONBLOCK with ioctl FIONBIO
+  bool parked = false;  // unwatched, but still assigned and unreported until closing()
   ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
@@ -51,6 +53,10 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
 
   if (auto it = watched_.find(fd); it != watched_.end()) {
     Watch& watch = *it->second;
+    // A parked descriptor belongs to this same socket, back from libcurl's connection cache.
+    // Without a closing() in between, the number was not reused. Its waits may have ended while
+    // it was parked, so wait() starts the missing ones.
+    if (std::exchange(watch.parked, false)) to_arm_.push_back(fd);
     if (watch.interest == interest) return {};
     const bool drops_pending_wait = (watch.read_pending && !wants_read(interest)) ||
                                     (watch.write_pending && !wants_write(interest));
@@ -80,17 +86,28 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
   return {};
 }
 
+// An unwatched socket stays assigned until closing(). libcurl unwatches a keep-alive connection
+// at the end of every transfer and watches it again for the next one, and releasing and
+// assigning the descriptor cost an epoll_ctl DEL, an ADD and an ioctl FIONBIO per request.
 std::error_code AsioBackend::unwatch(int fd) {
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return {};
-  // The Watch's destructor calls release(), which cancels the waits and never closes the fd. Asio
-  // ignores the EBADF of an fd that is closed already.
-  ++counters_.system_calls;
-  watched_.erase(it);
+  if (auto it = watched_.find(fd); it != watched_.end()) it->second->parked = true;
   return {};
 }
 
+// The Watch's destructor calls release(), which cancels the waits and never closes the fd. Asio
+// ignores the EBADF of an fd that is closed already.
+void AsioBackend::closing(int fd) {
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return;
+  ++counters_.system_calls;
+  watched_.erase(it);
+}
+
+// A parked socket gets no new waits. Readiness that arrives while it is parked is not lost,
+// because Boost 1.81's epoll_reactor::start_op makes an epoll_ctl MOD for each wait it queues,
+// and the MOD makes the edge-triggered epoll report readiness that is there already.
 void AsioBackend::arm(int fd, Watch& watch) {
+  if (watch.parked) return;
   if (wants_read(watch.interest) && !watch.read_pending) start_wait(fd, watch, false);
   if (wants_write(watch.interest) && !watch.write_pending) start_wait(fd, watch, true);
 }
@@ -117,7 +134,7 @@ void AsioBackend::on_wait_done(int fd, std::uint64_t generation, bool for_write,
   // The next wait() starts this wait again if the interest still wants it. Starting it here would
   // let io_context::poll() below find the socket ready again and again before libcurl reads it.
   to_arm_.push_back(fd);
-  if (error == boost::asio::error::operation_aborted) return;
+  if (error == boost::asio::error::operation_aborted || watch.parked) return;
   if (error) {
     report(fd, watch, ready_error);
   } else {

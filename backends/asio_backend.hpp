@@ -1,5 +1,6 @@
 // Boost.Asio: an io_context with a posix::stream_descriptor per socket that waits with
 // async_wait. Each wait() runs handlers until one reports a ready socket or the timeout passes.
+// An unwatched socket keeps its descriptor object, unreported, until closing().
 #pragma once
 
 #include "backends/registry.hpp"
@@ -27,6 +28,7 @@ class AsioBackend final : public Backend {
   // sockets are non-blocking already, but another caller's blocking socket would change.
   std::error_code watch(int fd, Interest interest) override;
   std::error_code unwatch(int fd) override;
+  void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
 
