@@ -32,6 +32,7 @@ struct AsioBackend::Watch {
   bool write_pending = false;
   bool made_non_blocking = false;  // Asio's first async_wait sets O_NONBLOCK with ioctl FIONBIO
   bool parked = false;  // unwatched, but still assigned and unreported until closing()
+  bool write_registered = false;  // a write wait added EPOLLOUT to Asio's epoll registration
   ReadySlot ready_slot;  // merges read and write readiness seen in one wait()
 };
 
@@ -57,6 +58,7 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
     // Without a closing() in between, the number was not reused. Its waits may have ended while
     // it was parked, so wait() starts the missing ones.
     if (std::exchange(watch.parked, false)) to_arm_.push_back(fd);
+    if (!wants_write(interest) && watch.write_registered) return register_again(fd, watch, interest);
     if (watch.interest == interest) return {};
     const bool drops_pending_wait = (watch.read_pending && !wants_read(interest)) ||
                                     (watch.write_pending && !wants_write(interest));
@@ -86,17 +88,58 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
   return {};
 }
 
+// Boost 1.81's epoll reactor keeps EPOLLOUT registered after the first write wait, and its
+// edge-triggered epoll then wakes the loop each time an ACK frees send buffer space. So a socket
+// that no longer waits for write gets a new registration: release() and assign() again. libcurl
+// waits for write while it connects, so a keep-alive connection pays this once, not per request.
+std::error_code AsioBackend::register_again(int fd, Watch& watch, Interest interest) {
+  counters_.system_calls += 2;  // epoll_ctl DEL and ADD
+  watch.descriptor.release();   // also cancels the waits, whose completions the new generation drops
+  watch.generation = next_generation_++;
+  watch.read_pending = false;
+  watch.write_pending = false;
+  watch.write_registered = false;
+  watch.made_non_blocking = false;  // assign() resets Asio's record of O_NONBLOCK
+  watch.interest = interest;
+  boost::system::error_code error;
+  watch.descriptor.assign(fd, error);
+  if (error) {
+    watched_.erase(fd);
+    return {error.value(), std::generic_category()};
+  }
+  to_arm_.push_back(fd);
+  return {};
+}
+
 // An unwatched socket stays assigned until closing(). libcurl unwatches a keep-alive connection
 // at the end of every transfer and watches it again for the next one, and releasing and
 // assigning the descriptor cost an epoll_ctl DEL, an ADD and an ioctl FIONBIO per request.
 std::error_code AsioBackend::unwatch(int fd) {
-  if (auto it = watched_.find(fd); it != watched_.end()) it->second->parked = true;
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return {};
+  if (announced_.contains(fd)) {
+    it->second->parked = true;
+  } else {
+    ++counters_.system_calls;
+    watched_.erase(it);
+  }
   return {};
+}
+
+// A descriptor object still here belongs to a descriptor closed without closing(). Its release()
+// meets ENOENT from epoll_ctl, which Asio ignores.
+void AsioBackend::opened(int fd) {
+  if (auto it = watched_.find(fd); it != watched_.end()) {
+    ++counters_.system_calls;
+    watched_.erase(it);
+  }
+  announced_.add(fd);
 }
 
 // The Watch's destructor calls release(), which cancels the waits and never closes the fd. Asio
 // ignores the EBADF of an fd that is closed already.
 void AsioBackend::closing(int fd) {
+  announced_.remove(fd);
   auto it = watched_.find(fd);
   if (it == watched_.end()) return;
   ++counters_.system_calls;
@@ -118,6 +161,7 @@ void AsioBackend::start_wait(int fd, Watch& watch, bool for_write) {
   if (!watch.made_non_blocking) ++counters_.system_calls;
   watch.made_non_blocking = true;
   (for_write ? watch.write_pending : watch.read_pending) = true;
+  if (for_write) watch.write_registered = true;
   watch.descriptor.async_wait(
       for_write ? stream_descriptor::wait_write : stream_descriptor::wait_read,
       [this, fd, generation = watch.generation, for_write](const boost::system::error_code& error) {

@@ -3,6 +3,7 @@
 // An unwatched socket keeps its descriptor object, unreported, until closing().
 #pragma once
 
+#include "backends/announced_sockets.hpp"
 #include "backends/registry.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -28,6 +29,7 @@ class AsioBackend final : public Backend {
   // sockets are non-blocking already, but another caller's blocking socket would change.
   std::error_code watch(int fd, Interest interest) override;
   std::error_code unwatch(int fd) override;
+  void opened(int fd) override;
   void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
@@ -35,6 +37,7 @@ class AsioBackend final : public Backend {
  private:
   struct Watch;  // a socket's descriptor object and the state of its waits
 
+  std::error_code register_again(int fd, Watch& watch, Interest interest);
   void arm(int fd, Watch& watch);
   void start_wait(int fd, Watch& watch, bool for_write);
   void on_wait_done(int fd, std::uint64_t generation, bool for_write,
@@ -51,6 +54,7 @@ class AsioBackend final : public Backend {
   std::vector<int> to_arm_;
   std::uint64_t next_generation_ = 1;
   std::vector<ReadyEvent>* ready_ = nullptr;  // the vector wait() appends to, null outside wait()
+  AnnouncedSockets announced_;
   BackendCounters counters_;
 };
 

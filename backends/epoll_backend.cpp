@@ -72,15 +72,28 @@ std::error_code EpollBackend::watch(int fd, Interest interest) {
 std::error_code EpollBackend::unwatch(int fd) {
   Watched* entry = find(fd);
   if (!entry) return {};
-  if (!entry->in_kernel) {
-    *entry = {};
+  if (entry->in_kernel && announced_.contains(fd)) {
+    entry->removed = true;
     return {};
   }
-  entry->removed = true;
-  return {};
+  const bool in_kernel = entry->in_kernel;
+  *entry = {};
+  return in_kernel ? remove_from_kernel(fd) : std::error_code{};
+}
+
+void EpollBackend::opened(int fd) {
+  // An entry here belongs to a descriptor closed without closing(). The kernel dropped it from
+  // the set at its close, so the DEL only meets ENOENT, which remove_from_kernel() accepts.
+  if (Watched* entry = find(fd)) {
+    const bool in_kernel = entry->in_kernel;
+    *entry = {};
+    if (in_kernel) (void)remove_from_kernel(fd);
+  }
+  announced_.add(fd);
 }
 
 void EpollBackend::closing(int fd) {
+  announced_.remove(fd);
   Watched* entry = find(fd);
   if (!entry) return;
   const bool in_kernel = entry->in_kernel;

@@ -1,14 +1,16 @@
 // epoll(7), level-triggered, with as few epoll_ctl calls as correctness allows:
 //  - interest changes are applied just before the next epoll_wait, so a change that libcurl
 //    undoes within one loop turn costs nothing;
-//  - an unwatched socket stays in the epoll set, and is removed only when it reports an event
-//    or is closed. A keep-alive connection idles in libcurl's connection cache between
-//    transfers (CURL_POLL_REMOVE, later CURL_POLL_IN again) without any system call, unless
-//    the server closes it meanwhile;
+//  - an unwatched socket announced with opened() stays in the epoll set, and is removed only
+//    when it reports an event or is closed. A keep-alive connection idles in libcurl's
+//    connection cache between transfers (CURL_POLL_REMOVE, later CURL_POLL_IN again) without
+//    any system call, unless the server closes it meanwhile. Other descriptors leave the set at
+//    unwatch(), because libcurl closes them without closing();
 //  - closes come through closing(), which removes the descriptor while it is still open, so no
 //    epoll_ctl ever names a closed number.
 #pragma once
 
+#include "backends/announced_sockets.hpp"
 #include "backends/registry.hpp"
 
 #include <sys/epoll.h>
@@ -27,8 +29,10 @@ class EpollBackend final : public Backend {
 
   std::string_view name() const override { return "epoll"; }
   std::error_code watch(int fd, Interest interest) override;
-  // Stops reporting `fd`. It leaves the epoll set when it next becomes ready or is closed.
+  // Stops reporting `fd`. An announced `fd` leaves the epoll set when it next becomes ready or
+  // is closed, any other at once.
   std::error_code unwatch(int fd) override;
+  void opened(int fd) override;
   // Removes `fd` from the epoll set at once, while the number is still this socket's.
   void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
@@ -53,6 +57,7 @@ class EpollBackend final : public Backend {
   // every transfer that came back to a cached connection.
   std::vector<Watched> watched_;
   std::vector<int> changed_;  // fds whose `wanted` may differ from `registered`
+  AnnouncedSockets announced_;
   std::vector<epoll_event> events_;
   BackendCounters counters_;
 };

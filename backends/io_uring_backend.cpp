@@ -219,7 +219,7 @@ std::error_code IoUringBackend::watch(int fd, Interest interest) {
 std::error_code IoUringBackend::unwatch(int fd) {
   auto it = watches_.find(fd);
   if (it == watches_.end()) return {};
-  if (multishot_ && it->second.armed && !it->second.replace) {
+  if (multishot_ && it->second.armed && !it->second.replace && announced_.contains(fd)) {
     it->second.parked = true;
     return {};
   }
@@ -227,7 +227,15 @@ std::error_code IoUringBackend::unwatch(int fd) {
   return {};
 }
 
+// A request still here belongs to a descriptor closed without closing(). Its removal names it by
+// tag, so it cannot touch the new socket.
+void IoUringBackend::opened(int fd) {
+  if (auto it = watches_.find(fd); it != watches_.end()) forget(it);
+  announced_.add(fd);
+}
+
 void IoUringBackend::closing(int fd) {
+  announced_.remove(fd);
   if (auto it = watches_.find(fd); it != watches_.end()) forget(it);
   if (removals_.empty()) return;
   // Submitted now, not at the next wait(), because until its request ends the kernel keeps the

@@ -3,6 +3,7 @@
 // because a descriptor reported ready is polled again at the next wait().
 #pragma once
 
+#include "backends/announced_sockets.hpp"
 #include "backends/registry.hpp"
 
 #include <cstdint>
@@ -44,11 +45,12 @@ class IoUringBackend final : public Backend {
 
   std::string_view name() const override { return "io_uring"; }
   std::error_code watch(int fd, Interest interest) override;
-  // In multishot mode, leaves the request running ("parked"), so that a watch() of the same socket
-  // costs no new request: libcurl unwatches a keep-alive connection after each transfer and
-  // watches it again for the next one. A parked request is removed when it completes or at
-  // closing().
+  // In multishot mode, leaves the request of a descriptor announced with opened() running
+  // ("parked"), so that a watch() of the same socket costs no new request: libcurl unwatches a
+  // keep-alive connection after each transfer and watches it again for the next one. A parked
+  // request is removed when it completes or at closing().
   std::error_code unwatch(int fd) override;
+  void opened(int fd) override;
   // Removes the request of a parked descriptor while the number is still this socket's.
   void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
@@ -105,6 +107,7 @@ class IoUringBackend final : public Backend {
   unsigned expected_control_completions_ = 0;
   std::uint32_t last_generation_ = 0;
   std::unordered_map<int, std::size_t> ready_index_;  // fd -> its entry in wait()'s output
+  AnnouncedSockets announced_;
   BackendCounters counters_;
   std::uint64_t early_submits_ = 0;
   std::uint64_t stale_completions_ = 0;

@@ -146,15 +146,30 @@ std::error_code LibeventBackend::watch(int fd, Interest interest) {
 // keep-alive connection at the end of every transfer and watches it again for the next one, and
 // deleting and adding the event cost two epoll_ctl calls per request.
 std::error_code LibeventBackend::unwatch(int fd) {
-  if (auto it = watched_.find(fd); it != watched_.end()) it->second->parked = true;
+  auto it = watched_.find(fd);
+  if (it == watched_.end()) return {};
+  if (announced_.contains(fd)) {
+    it->second->parked = true;
+  } else {
+    erase(it);
+  }
   return {};
+}
+
+// An event still here belongs to a descriptor closed without closing().
+void LibeventBackend::opened(int fd) {
+  if (auto it = watched_.find(fd); it != watched_.end()) erase(it);
+  announced_.add(fd);
 }
 
 // event_free deletes the event first. libevent ignores the EBADF or ENOENT of an fd that is
 // closed already.
 void LibeventBackend::closing(int fd) {
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return;
+  announced_.remove(fd);
+  if (auto it = watched_.find(fd); it != watched_.end()) erase(it);
+}
+
+void LibeventBackend::erase(std::unordered_map<int, std::unique_ptr<Watch>>::iterator it) {
   if (it->second->added) ++counters_.system_calls;
   watched_.erase(it);
 }

@@ -3,6 +3,7 @@
 // socket keeps its event, unreported, until the event fires or closing().
 #pragma once
 
+#include "backends/announced_sockets.hpp"
 #include "backends/registry.hpp"
 
 #include <event2/event.h>
@@ -26,6 +27,7 @@ class LibeventBackend final : public Backend {
   std::string_view name() const override { return "libevent"; }
   std::error_code watch(int fd, Interest interest) override;
   std::error_code unwatch(int fd) override;
+  void opened(int fd) override;
   void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
@@ -38,12 +40,15 @@ class LibeventBackend final : public Backend {
 
   std::error_code add(Watch& watch);
   void remove(Watch& watch);
+  // Frees the event, which deletes it first when it is added.
+  void erase(std::unordered_map<int, std::unique_ptr<Watch>>::iterator it);
   void report(Watch& watch, int bits);
 
   event_base* base_ = nullptr;
   event* timer_ = nullptr;
   std::unordered_map<int, std::unique_ptr<Watch>> watched_;
   std::vector<ReadyEvent>* ready_ = nullptr;  // the vector wait() appends to, null outside wait()
+  AnnouncedSockets announced_;
   BackendCounters counters_;
 };
 

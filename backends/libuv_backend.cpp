@@ -177,7 +177,7 @@ std::error_code LibuvBackend::unwatch(int fd) {
   // Only a handle whose start libuv has applied is parked. libuv adds the descriptor to its epoll
   // set in the next iteration and aborts when that fails, so a socket closed before then must
   // not have a started handle.
-  if (!watch->stopped_by_error && watch->started_before < iterations_) {
+  if (!watch->stopped_by_error && watch->started_before < iterations_ && announced_.contains(fd)) {
     watch->parked = true;
     return {};
   }
@@ -185,7 +185,15 @@ std::error_code LibuvBackend::unwatch(int fd) {
   return {};
 }
 
+// A handle still here belongs to a descriptor closed without closing(). Starting it again would
+// make libuv's epoll_ctl MOD fail with ENOENT, and libuv aborts on that, so it is closed.
+void LibuvBackend::opened(int fd) {
+  if (auto it = watched_.find(fd); it != watched_.end()) forget(it->second);
+  announced_.add(fd);
+}
+
 void LibuvBackend::closing(int fd) {
+  announced_.remove(fd);
   if (auto it = watched_.find(fd); it != watched_.end()) forget(it->second);
 }
 

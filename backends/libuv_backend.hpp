@@ -2,6 +2,7 @@
 // iteration (or a few, when one ends without a callback) and collects what the callbacks report.
 #pragma once
 
+#include "backends/announced_sockets.hpp"
 #include "backends/registry.hpp"
 
 #include <uv.h>
@@ -31,6 +32,7 @@ class LibuvBackend final : public Backend {
   // the next one. A parked handle is closed when it fires or at closing().
   std::error_code unwatch(int fd) override;
   // Closes the handle of `fd`, parked or not, while the number is still this socket's.
+  void opened(int fd) override;
   void closing(int fd) override;
   std::error_code wait(int timeout_ms, std::vector<ReadyEvent>& ready) override;
   BackendCounters counters() const override { return counters_; }
@@ -59,6 +61,7 @@ class LibuvBackend final : public Backend {
   std::size_t closing_ = 0;  // handles whose close callback has not run yet
   std::uint64_t iterations_ = 0;  // uv_run calls so far
   std::vector<ReadyEvent>* ready_ = nullptr;  // the vector wait() appends to, null outside wait()
+  AnnouncedSockets announced_;
   BackendCounters counters_;
 };
 

@@ -19,8 +19,12 @@
 //  5. After every action, curl_multi_info_read is drained. Replacements for finished transfers
 //     are added once every event of the wait has had its action, so one CURL_SOCKET_TIMEOUT
 //     action starts them together. Adding each at once cost epoll 9 % of requests/s at C=64.
-//  6. libcurl closes its sockets through CURLOPT_CLOSESOCKETFUNCTION, which calls
-//     Backend::closing(fd) first, so no backend touches a number after its socket is closed.
+//  6. libcurl opens its connection sockets through CURLOPT_OPENSOCKETFUNCTION, which announces
+//     each with Backend::opened(fd), and closes them through CURLOPT_CLOSESOCKETFUNCTION, which
+//     calls Backend::closing(fd) first, so no backend touches a number after its socket is
+//     closed. libcurl closes other descriptors it passes to the socket callback by itself
+//     (7.88.1's threaded resolver socketpair), and the next socket may take the number before
+//     CURL_POLL_REMOVE.
 //  7. A ready event collected in a wait is dropped when, by the time it would be delivered, libcurl
 //     has removed that socket or removed it and announced a new socket with the same number.
 //     Bits libcurl no longer asks for are masked out; CURL_CSELECT_ERR always passes.

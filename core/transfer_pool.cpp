@@ -2,6 +2,7 @@
 
 #include "core/body_pattern.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <span>
@@ -46,6 +47,16 @@ std::size_t TransferPool::on_body(char* data, std::size_t size, std::size_t coun
   return length;
 }
 
+// Opens the socket as libcurl would, then announces it to the backend, because closing() will
+// come before its close. libcurl closes the other descriptors it passes to the socket callback
+// by itself.
+curl_socket_t TransferPool::on_open_socket(void* backend, curlsocktype, curl_sockaddr* address) {
+  const int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  static_cast<Backend*>(backend)->opened(fd);
+  return fd;
+}
+
 int TransferPool::on_close_socket(void* backend, curl_socket_t fd) {
   static_cast<Backend*>(backend)->closing(fd);
   return close(fd);
@@ -53,10 +64,13 @@ int TransferPool::on_close_socket(void* backend, curl_socket_t fd) {
 
 std::optional<std::string> TransferPool::configure(Slot& slot) {
   CURL* easy = slot.easy.get();
-  if (backend_ && (curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
+  if (backend_ && (curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION,
+                                    &TransferPool::on_open_socket) != CURLE_OK ||
+                   curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, backend_) != CURLE_OK ||
+                   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
                                     &TransferPool::on_close_socket) != CURLE_OK ||
                    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, backend_) != CURLE_OK)) {
-    return std::string("curl_easy_setopt(CURLOPT_CLOSESOCKETFUNCTION) failed");
+    return std::string("curl_easy_setopt(CURLOPT_OPENSOCKETFUNCTION or CURLOPT_CLOSESOCKETFUNCTION) failed");
   }
   const bool ok =
       curl_easy_setopt(easy, CURLOPT_URL, spec_.url.c_str()) == CURLE_OK &&

@@ -45,6 +45,7 @@ class TransferPool {
  private:
   struct Slot;
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* slot);
+  static curl_socket_t on_open_socket(void* backend, curlsocktype purpose, curl_sockaddr* address);
   static int on_close_socket(void* backend, curl_socket_t fd);
   std::optional<std::string> configure(Slot& slot);
   std::optional<std::string> launch(Slot& slot);

@@ -132,6 +132,40 @@ TEST_P(DifferentialTest, CloseThenReuseSameNumber) {
   EXPECT_EQ(steps[4].slots[0].required, ready_read);
 }
 
+// libcurl 7.88.1 closes its threaded resolver's socketpair without CURLOPT_CLOSESOCKETFUNCTION,
+// and the next descriptor it passes to the socket callback can take the number. A backend that kept the
+// unwatched socketpair registered would take the new socket for it and never register it.
+TEST_P(DifferentialTest, UnannouncedNumberReusedAfterUnwatch) {
+  const std::string slot = std::to_string(resolver_slot);
+  const std::vector<StepObservation> steps = run_scenario("watch_read " + slot + "\n" +
+                                                          "unwatch " + slot + "\n" +
+                                                          "close_and_reuse " + slot + "\n" +
+                                                          "watch_read " + slot + "\n" +
+                                                          "peer_write " + slot + " 5\n");
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_EQ(steps[3].slots[resolver_slot].fd, steps[0].slots[resolver_slot].fd)
+      << "the new socket must reuse the number";
+  EXPECT_EQ(steps[4].slots[resolver_slot].required, ready_read);
+  EXPECT_EQ(steps[4].slots[resolver_slot].reported, ready_read);
+}
+
+// The same number taken by a connection socket before libcurl's CURL_POLL_REMOVE of the old one.
+// opened() must drop what the backend kept for the old socket, so that watching the new one
+// registers it.
+TEST_P(DifferentialTest, AnnouncedSocketTakesUnannouncedNumber) {
+  const std::string slot = std::to_string(handover_slot);
+  const std::vector<StepObservation> steps = run_scenario("watch_read " + slot + "\n" +
+                                                          "close_unwatched_and_reuse " + slot + "\n" +
+                                                          "unwatch " + slot + "\n" +
+                                                          "watch_read " + slot + "\n" +
+                                                          "peer_write " + slot + " 5\n");
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_EQ(steps[3].slots[handover_slot].fd, steps[0].slots[handover_slot].fd)
+      << "the new socket must reuse the number";
+  EXPECT_EQ(steps[4].slots[handover_slot].required, ready_read);
+  EXPECT_EQ(steps[4].slots[handover_slot].reported, ready_read);
+}
+
 TEST_P(DifferentialTest, CloseUnwatchedStaysStaleUntilUnwatch) {
   // No unwatch() before the close, so the backend still has interest read registered for a
   // number that now names another socket. The watch_read that follows does not clear that, so the oracle only

@@ -282,6 +282,7 @@ TEST_P(IoUringBackendTest, ReadyDescriptorReportedAgain) {
 TEST_P(IoUringBackendTest, UnreadDataReportedAfterRewatch) {
   SocketPair pair;
   const int fd = pair.local();
+  backend().opened(fd);  // only an announced socket keeps its request while unwatched
   ASSERT_FALSE(backend().watch(fd, Interest::read));
   pair.make_local_readable();
   EXPECT_EQ(events_for(wait_for(expect_event_ms), fd), ready_read);
@@ -298,6 +299,7 @@ TEST_P(IoUringBackendTest, UnreadDataReportedAfterRewatch) {
 TEST_P(IoUringBackendTest, ClosingReleasesUnwatchedSocket) {
   SocketPair pair;
   const int fd = pair.local();
+  backend().opened(fd);  // only an announced socket keeps its request while unwatched
   ASSERT_FALSE(backend().watch(fd, Interest::read));
   EXPECT_TRUE(wait_for(0).empty()) << "nothing was readable yet";
   ASSERT_FALSE(backend().unwatch(fd));

@@ -186,6 +186,7 @@ TEST_P(LoopBackendTest, ReusedNumberGetsNoStaleReadiness) {
   std::unique_ptr<Backend> loop = create_backend();
   auto old_pair = std::make_unique<SocketPair>();
   const int number = old_pair->local;
+  loop->opened(number);  // as the driver's open-socket callback does
   ASSERT_FALSE(loop->watch(number, Interest::read));
   send_text(old_pair->peer, "old data");
   ASSERT_EQ(collect_events(*loop, number), ready_read);
@@ -198,6 +199,7 @@ TEST_P(LoopBackendTest, ReusedNumberGetsNoStaleReadiness) {
   old_pair->close_both();
   SocketPair new_pair;
   ASSERT_EQ(new_pair.local, number) << "the new socket did not reuse the number";
+  loop->opened(number);
   const std::error_code error = loop->watch(number, Interest::read);
   ASSERT_FALSE(error) << "watch of reused fd " << number << " failed: " << error.message();
 
@@ -213,6 +215,7 @@ TEST_P(LoopBackendTest, ReusedNumberGetsNoStaleReadiness) {
 TEST_P(LoopBackendTest, UnreadDataReportedAfterRewatch) {
   std::unique_ptr<Backend> loop = create_backend();
   SocketPair pair;
+  loop->opened(pair.local);  // only an announced socket may stay registered while unwatched
   ASSERT_FALSE(loop->watch(pair.local, Interest::read));
   send_text(pair.peer, "kept");
   ASSERT_EQ(collect_events(*loop, pair.local), ready_read);

@@ -38,6 +38,8 @@ EventLoop::EventLoop(RunState& state, Backend& backend, FakeServer& server)
   curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &EventLoop::on_timer);
   curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+  // As the driver's open-socket and close-socket callbacks do.
+  server_.after_client_open = [this](int fd) { backend_.opened(fd); };
   server_.before_client_close = [this](int fd) { check_closing(fd); };
 }
 
@@ -45,6 +47,7 @@ EventLoop::~EventLoop() { cleanup(); }
 
 void EventLoop::cleanup() {
   multi_.reset();  // callbacks may still run here, while every member is alive
+  server_.after_client_open = nullptr;
   server_.before_client_close = nullptr;
 }
 

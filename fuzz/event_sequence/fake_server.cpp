@@ -84,6 +84,7 @@ curl_socket_t FakeServer::open_socket(void* opaque, curlsocktype purpose, curl_s
   SOCKACTION_FUZZ_TRACE(server.state_, "open_socket: connection %zu client fd %d server fd %d",
                         server.connections_.size() - 1, ends[0], ends[1]);
   if (server.state_.faithful) server.send_output(server.connections_.back());
+  if (server.after_client_open) server.after_client_open(ends[0]);
   return ends[0];
 }
 

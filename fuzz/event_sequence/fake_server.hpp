@@ -43,6 +43,8 @@ class FakeServer {
   static int report_connected(void* server, curl_socket_t fd, curlsocktype purpose);
   static int close_socket(void* server, curl_socket_t fd);
 
+  // Called with the descriptor each time open_socket() hands libcurl a new client end.
+  std::function<void(int fd)> after_client_open;
   // Called with the descriptor each time libcurl closes a client end, before it is closed.
   std::function<void(int fd)> before_client_close;
 

@@ -21,6 +21,19 @@ namespace sockaction::differential {
 // Socketpairs in the pool. Operation::slot picks one of them.
 inline constexpr std::size_t pool_size = 8;
 
+// Local ends are announced with Backend::opened() when created, and closed after
+// Backend::closing(), as the driver does for libcurl's connection sockets, except in two slots.
+// They stand for the descriptors libcurl closes by itself, such as the socketpair of 7.88.1's
+// threaded resolver, whose number the next socket can take at once:
+//   - the local end of resolver_slot is never announced. A close unwatches it first, as libcurl's
+//     CURL_POLL_REMOVE does, even in close_unwatched_and_reuse, and the new end is not announced
+//     either.
+//   - the local end of handover_slot starts unannounced, and a close passes it to a new end that
+//     is announced, as a connection socket that takes the resolver's number. The close after that
+//     goes through closing() and passes the number to an unannounced end again.
+inline constexpr std::size_t resolver_slot = pool_size - 1;
+inline constexpr std::size_t handover_slot = pool_size - 2;
+
 // wait(0) calls the oracle makes at most after one operation before it calls a ready descriptor
 // missing. Loops that own their run function (libuv, Boost.Asio) may deliver an event only on the
 // iteration after the one that noticed it, so one call is not always enough. Every call is
@@ -44,7 +57,7 @@ enum class OpKind : std::uint8_t {
   local_shutdown_write,  // shutdown(local, SHUT_WR)
   // backend.unwatch(local) as libcurl's CURL_POLL_REMOVE does, then both ends are replaced by a
   // new socketpair whose local end has the same descriptor number. The new local end is left
-  // unwatched.
+  // unwatched. See resolver_slot for which closes call closing() and which new ends opened().
   close_and_reuse,
   // The same replacement without unwatch() first, which a driver that follows libcurl's
   // CURL_POLL_REMOVE never does. The backend still has the old interest registered for a

@@ -20,6 +20,9 @@ struct SlotState {
   bool stale = false;
 };
 
+// Whether the local end a slot starts with is announced with Backend::opened().
+bool starts_announced(std::size_t slot) { return slot != resolver_slot && slot != handover_slot; }
+
 // What poll(2) allows the backend to report for one slot after a step.
 struct Expectation {
   short revents = 0;
@@ -100,6 +103,10 @@ class DifferentialRun {
     }
     backend_ = info.create();
     if (!backend_) throw std::invalid_argument("backend " + info.name + " create() returned null");
+    for (std::size_t slot = 0; slot < pool_size; ++slot) {
+      announced_[slot] = starts_announced(slot);
+      if (announced_[slot]) backend_->opened(pool_.local(slot));
+    }
   }
 
   std::optional<Mismatch> run() {
@@ -144,6 +151,15 @@ class DifferentialRun {
     return std::nullopt;
   }
 
+  // Closes the slot's local end, with closing() first when it was announced as the driver's
+  // close-socket callback does, and gives its number to a new socketpair.
+  void replace(std::size_t slot) {
+    if (announced_[slot]) backend_->closing(pool_.local(slot));
+    pool_.replace_keeping_number(slot);
+    if (slot == handover_slot) announced_[slot] = !announced_[slot];
+    if (announced_[slot]) backend_->opened(pool_.local(slot));
+  }
+
   std::optional<Mismatch> unwatch(std::size_t slot) {
     if (const std::error_code error = backend_->unwatch(pool_.local(slot))) {
       return mismatch("unwatch(" + slot_text(slot) + ") failed: " + error.message());
@@ -186,12 +202,13 @@ class DifferentialRun {
         return std::nullopt;
       case OpKind::close_and_reuse:
         if (auto failure = unwatch(slot)) return failure;
-        backend_->closing(pool_.local(slot));  // as the driver's close-socket callback does
-        pool_.replace_keeping_number(slot);
+        replace(slot);
         return std::nullopt;
       case OpKind::close_unwatched_and_reuse:
-        backend_->closing(pool_.local(slot));
-        pool_.replace_keeping_number(slot);
+        if (slot == resolver_slot) {
+          if (auto failure = unwatch(slot)) return failure;
+        }
+        replace(slot);
         if (slots_[slot].interest) slots_[slot].stale = true;
         return std::nullopt;
       case OpKind::same_turn:
@@ -316,6 +333,7 @@ class DifferentialRun {
   SocketPool pool_;
   std::unique_ptr<Backend> backend_;
   std::array<SlotState, pool_size> slots_{};
+  std::array<bool, pool_size> announced_{};  // the local end was passed to Backend::opened()
   std::size_t step_ = 0;
   WaitWatchdog& watchdog_ = WaitWatchdog::instance();
 };
