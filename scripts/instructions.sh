@@ -3,9 +3,11 @@
 # under valgrind's callgrind, and splits them by the library that executes them. Writes
 # results/instructions.md and prints it.
 #
-# Requests/s on a shared 2-core VM moves by 10 to 20 % between runs. These counts repeat within
-# about 2 %, so they separate backends whose requests/s differ by less than that noise, and they
-# show whether a difference lies in libcurl, in the C library or in sockaction's own code. They
+# Requests/s on a shared 2-core VM moves by 10 to 20 % between runs. These counts usually repeat
+# within 1 %, and within 5 % while other work loads the machine, because the load changes how
+# many sockets each wait returns. So they separate backends whose requests/s differ by less than
+# that noise, and they show whether a difference lies in libcurl, in the C library or in
+# sockaction's own code. They
 # leave out the kernel's work (the syscalls column shows how often each backend enters it) and
 # the time spent waiting.
 #
@@ -19,7 +21,8 @@
 #   BACKENDS=a,b     backends to count (every backend available here)
 #   CONCURRENCY=64   transfers in flight
 #   TRANSFERS=4096   transfers per run
-#   RUNS=3           runs per backend; the report shows the run with the median total
+#   RUNS=3           runs per backend; the report shows the run with the median total (the
+#                    lower of the two middle runs for an even count)
 #   OUTPUT=results/instructions.md
 #   BUILD=build-release   a Release build folder; one configured with CMAKE_PREFIX_PATH counts
 #                         another libcurl
@@ -45,13 +48,18 @@ require_positive() {
 require_positive CONCURRENCY "$concurrency"
 require_positive TRANSFERS "$transfers"
 require_positive RUNS "$runs"
-for tool in valgrind callgrind_annotate jq; do
+for tool in valgrind jq; do
   command -v "$tool" >/dev/null || fail_usage "$tool is missing. Run scripts/setup.sh to install it."
 done
 output_dir=$(dirname "$output")
 [[ -d $output_dir ]] || fail_usage "the folder of OUTPUT=\"$output\" does not exist. Create it first."
+[[ ! -d $output ]] || fail_usage "OUTPUT=\"$output\" is a folder. Give the path of the report file."
 
 build=${BUILD:-build-release}
+if [[ -n ${BUILD:-} && ! -f $build/CMakeCache.txt ]]; then
+  fail_usage "BUILD=\"$build\" is not a configured build folder. Configure it first, for example" \
+    "cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/opt/curl"
+fi
 # An existing build folder keeps its own settings, such as the CMAKE_PREFIX_PATH of another
 # libcurl. It is configured again all the same, because the report's commit is read then.
 if [[ -f $build/CMakeCache.txt ]]; then
@@ -103,14 +111,37 @@ start_server() {
 }
 
 # Prints the self cost of each object in a callgrind output file, one "count path" per line.
+# It reads the file itself, because callgrind_annotate leaves the object off some lines (code
+# inlined from headers), and checks that the counts add up to the file's total.
 instructions_by_object() {
-  callgrind_annotate --auto=no --inclusive=no --tree=none --threshold=100 --show-percs=no "$1" |
-    awk '/^ *[0-9,]+ .*\[[^]]*\]$/ {
-           count = $1; gsub(",", "", count)
-           match($0, /\[[^]]*\]$/)
-           total[substr($0, RSTART + 1, RLENGTH - 2)] += count
-         }
-         END { for (object in total) print total[object], object }'
+  awk '
+    # Object names are compressed: "(id) name" the first time, in an ob= or a cob= line, and
+    # "(id)" after that.
+    function object_name(spec,    id, name) {
+      if (!match(spec, /^\([0-9]+\)/)) return spec
+      id = substr(spec, 2, RLENGTH - 2)
+      name = substr(spec, RLENGTH + 1)
+      sub(/^ /, "", name)
+      if (name != "") names[id] = name
+      return names[id]
+    }
+    /^ob=/ { object = object_name(substr($0, 4)); next }
+    /^cob=/ { object_name(substr($0, 5)); next }
+    /^calls=/ { skip_call_cost = 1; next }   # the next cost line is the callee, counted there
+    /^[0-9+*-]/ {
+      if (skip_call_cost) { skip_call_cost = 0; next }
+      if (NF >= 2) { self[object] += $2; sum += $2 }
+      next
+    }
+    /^totals:/ { totals = $2 }
+    END {
+      if (sum != totals) {
+        printf "instructions.sh: %s: the objects add up to %.0f instructions, not the %.0f" \
+          " in its totals line\n", FILENAME, sum, totals > "/dev/stderr"
+        exit 1
+      }
+      for (name in self) printf "%.0f %s\n", self[name], name
+    }' "$1"
 }
 
 # Sums the per-object counts into the report's columns and prints them per request:
@@ -183,7 +214,8 @@ measure() {
   echo "$columns $(jq -r '"\(.syscalls_per_req) \(.wakeups_per_req)"' <<<"$benchmark")"
 }
 
-# Prints the run whose total is the median, and the smallest and largest totals.
+# Prints the run whose total is the median (the lower middle one for an even count), and the
+# smallest and largest totals.
 median_run() {
   sort -n -k1,1 | awk '{ line[NR] = $0; totals[NR] = $1 }
     END { print line[int((NR + 1) / 2)], totals[1], totals[NR] }'
@@ -266,6 +298,16 @@ write_report() {
     for line in "${skipped[@]}"; do echo "- $line"; done
   fi
 }
+
+measured=0
+for backend in "${backends[@]}"; do
+  [[ $(head -c4 "$work/$backend.results") == skip ]] || measured=$((measured + 1))
+done
+if [[ $measured -eq 0 ]]; then
+  echo "instructions.sh: no backend of \"${backends[*]}\" is available here, so nothing was" \
+    "counted and $output is left as it was" >&2
+  exit 1
+fi
 
 partial=$(mktemp "$output_dir/.instructions.XXXXXX.md")
 write_report >"$partial"

@@ -6,7 +6,7 @@
 #
 # The host name is SOCKACTION_TEST_HOST, or this machine's name. It must resolve to loopback
 # addresses only (127.0.0.0/8 or ::1), or the test is skipped (exit 77), so no traffic leaves the
-# machine. "localhost" does not serve: libcurl answers it without the resolver.
+# machine. "localhost" does not serve, because libcurl resolves it without the resolver thread.
 set -euo pipefail
 bench=$1
 server=$2
