@@ -117,7 +117,7 @@ std::error_code AsioBackend::register_again(int fd, Watch& watch, Interest inter
 std::error_code AsioBackend::unwatch(int fd) {
   auto it = watched_.find(fd);
   if (it == watched_.end()) return {};
-  if (announced_.contains(fd)) {
+  if (announced_.may_park(fd, it->second->interest)) {
     it->second->parked = true;
   } else {
     ++counters_.system_calls;

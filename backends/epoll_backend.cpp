@@ -72,7 +72,7 @@ std::error_code EpollBackend::watch(int fd, Interest interest) {
 std::error_code EpollBackend::unwatch(int fd) {
   Watched* entry = find(fd);
   if (!entry) return {};
-  if (entry->in_kernel && announced_.contains(fd)) {
+  if (entry->in_kernel && announced_.may_park(fd, entry->wanted)) {
     entry->removed = true;
     return {};
   }

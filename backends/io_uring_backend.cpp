@@ -219,7 +219,8 @@ std::error_code IoUringBackend::watch(int fd, Interest interest) {
 std::error_code IoUringBackend::unwatch(int fd) {
   auto it = watches_.find(fd);
   if (it == watches_.end()) return {};
-  if (multishot_ && it->second.armed && !it->second.replace && announced_.contains(fd)) {
+  if (multishot_ && it->second.armed && !it->second.replace &&
+      announced_.may_park(fd, it->second.interest)) {
     it->second.parked = true;
     return {};
   }

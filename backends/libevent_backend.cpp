@@ -148,7 +148,7 @@ std::error_code LibeventBackend::watch(int fd, Interest interest) {
 std::error_code LibeventBackend::unwatch(int fd) {
   auto it = watched_.find(fd);
   if (it == watched_.end()) return {};
-  if (announced_.contains(fd)) {
+  if (announced_.may_park(fd, it->second->interest)) {
     it->second->parked = true;
   } else {
     erase(it);

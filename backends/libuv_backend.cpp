@@ -177,7 +177,8 @@ std::error_code LibuvBackend::unwatch(int fd) {
   // Only a handle whose start libuv has applied is parked. libuv adds the descriptor to its epoll
   // set in the next iteration and aborts when that fails, so a socket closed before then must
   // not have a started handle.
-  if (!watch->stopped_by_error && watch->started_before < iterations_ && announced_.contains(fd)) {
+  if (!watch->stopped_by_error && watch->started_before < iterations_ &&
+      announced_.may_park(fd, watch->interest)) {
     watch->parked = true;
     return {};
   }

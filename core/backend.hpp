@@ -53,20 +53,21 @@ class Backend {
   // backend must also accept an fd that is already closed and treat that as done.
   virtual std::error_code unwatch(int fd) = 0;
 
-  // Called right after the owner opens the socket `fd`, when the owner will call closing(fd)
-  // before it closes it. The driver calls it from libcurl's CURLOPT_OPENSOCKETFUNCTION. Any
-  // state the backend still keeps for this number belongs to an earlier descriptor that was
-  // closed without closing(), and is dropped here.
+  // Called right after the owner opens the socket `fd`. The driver calls it from libcurl's
+  // CURLOPT_OPENSOCKETFUNCTION. Any state the backend still keeps for this number belongs to an
+  // earlier descriptor that was closed without closing(), and is dropped here.
   virtual void opened(int /*fd*/) {}
 
   // Called just before the owner closes `fd`, whether or not it is watched; the driver calls it
   // from libcurl's CURLOPT_CLOSESOCKETFUNCTION. After the close, the number may belong to
   // another thread's new socket, so a backend that defers kernel work for `fd` finishes or drops
   // it here.
-  // A backend may rely on this only for a number announced with opened(): unwatched and watched
-  // again without closing() in between, it is still the same socket. libcurl closes other
-  // descriptors it passes to the socket callback by itself, such as the socketpair of 7.88.1's
-  // threaded resolver, and the number can come back at once as a new socket.
+  // A backend may rely on this only for a number announced with opened() and last watched for
+  // read: unwatched and watched again without closing() in between, it is still the same socket.
+  // libcurl 7.88.1 closes other descriptors it passes to the socket callback by itself: its
+  // threaded resolver's socketpair, and a happy-eyeballs loser, which it opened through
+  // CURLOPT_OPENSOCKETFUNCTION but only ever watched for write. Their numbers can come back as
+  // new sockets (AnnouncedSockets::may_park).
   virtual void closing(int /*fd*/) {}
 
   // Blocks until a watched descriptor is ready or `timeout_ms` passes (-1: no timeout, 0: do not

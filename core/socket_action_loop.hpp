@@ -21,10 +21,9 @@
 //     action starts them together. Adding each at once cost epoll 9 % of requests/s at C=64.
 //  6. libcurl opens its connection sockets through CURLOPT_OPENSOCKETFUNCTION, which announces
 //     each with Backend::opened(fd), and closes them through CURLOPT_CLOSESOCKETFUNCTION, which
-//     calls Backend::closing(fd) first, so no backend touches a number after its socket is
-//     closed. libcurl closes other descriptors it passes to the socket callback by itself
-//     (7.88.1's threaded resolver socketpair), and the next socket may take the number before
-//     CURL_POLL_REMOVE.
+//     calls Backend::closing(fd) first. libcurl 7.88.1 closes its threaded resolver's socketpair
+//     and a happy-eyeballs loser by itself, the loser before its CURL_POLL_REMOVE, so backends
+//     keep only announced sockets last watched for read registered while unwatched.
 //  7. A ready event collected in a wait is dropped when, by the time it would be delivered, libcurl
 //     has removed that socket or removed it and announced a new socket with the same number.
 //     Bits libcurl no longer asks for are masked out; CURL_CSELECT_ERR always passes.

@@ -47,9 +47,8 @@ std::size_t TransferPool::on_body(char* data, std::size_t size, std::size_t coun
   return length;
 }
 
-// Opens the socket as libcurl would, then announces it to the backend, because closing() will
-// come before its close. libcurl closes the other descriptors it passes to the socket callback
-// by itself.
+// Opens the socket as libcurl would, then announces it to the backend, which may then keep it
+// registered while it idles in libcurl's connection cache. Backend::closing() lists the exceptions.
 curl_socket_t TransferPool::on_open_socket(void* backend, curlsocktype, curl_sockaddr* address) {
   const int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;

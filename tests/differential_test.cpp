@@ -7,6 +7,8 @@
 #include "tests/test_support.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -164,6 +166,53 @@ TEST_P(DifferentialTest, AnnouncedSocketTakesUnannouncedNumber) {
       << "the new socket must reuse the number";
   EXPECT_EQ(steps[4].slots[handover_slot].required, ready_read);
   EXPECT_EQ(steps[4].slots[handover_slot].reported, ready_read);
+}
+
+// Returns the bits `backend` reports for `fd` over up to max_waits_per_check wait(0) calls.
+int collect_bits(Backend& backend, int fd) {
+  int bits = 0;
+  for (int call = 0; call < max_waits_per_check && bits == 0; ++call) {
+    std::vector<ReadyEvent> ready;
+    EXPECT_FALSE(backend.wait(0, ready)) << "wait(0) failed";
+    for (const ReadyEvent& event : ready) {
+      if (event.fd == fd) bits |= event.events;
+    }
+  }
+  return bits;
+}
+
+// libcurl 7.88.1 opens a happy-eyeballs loser through CURLOPT_OPENSOCKETFUNCTION, watches it for
+// write while it connects, then closes it without CURLOPT_CLOSESOCKETFUNCTION and sends its
+// CURL_POLL_REMOVE after the close. A backend that kept it registered took the next socket with
+// that number for it: libuv aborted on the ENOENT of its epoll_ctl MOD, and epoll never
+// registered a new socket watched for write again.
+TEST_P(DifferentialTest, LosingConnectClosedBeforeRemove) {
+  for (Interest next_interest : {Interest::read, Interest::write}) {
+    SCOPED_TRACE(next_interest == Interest::read ? "next socket watched for read"
+                                                 : "next socket watched for write");
+    std::unique_ptr<Backend> loop = backend().create();
+    int loser[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, loser), 0);
+    const int number = loser[0];
+    loop->opened(number);
+    ASSERT_FALSE(loop->watch(number, Interest::write));
+    ASSERT_EQ(collect_bits(*loop, number), ready_write);
+    close(loser[0]);
+    close(loser[1]);
+    ASSERT_FALSE(loop->unwatch(number));
+
+    int next[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, next), 0);
+    ASSERT_EQ(next[0], number) << "the next socket did not reuse the number";
+    ASSERT_FALSE(loop->watch(number, next_interest));
+    ASSERT_EQ(write(next[1], "x", 1), 1);
+    const int expected = next_interest == Interest::read ? ready_read : ready_write;
+    EXPECT_EQ(collect_bits(*loop, number) & (ready_read | ready_write), expected);
+    ASSERT_FALSE(loop->unwatch(number));
+    loop.reset();
+    close(next[0]);
+    close(next[1]);
+  }
 }
 
 TEST_P(DifferentialTest, CloseUnwatchedStaysStaleUntilUnwatch) {
