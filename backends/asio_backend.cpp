@@ -58,7 +58,9 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
     // Without a closing() in between, the number was not reused. Its waits may have ended while
     // it was parked, so wait() starts the missing ones.
     if (std::exchange(watch.parked, false)) to_arm_.push_back(fd);
-    if (!wants_write(interest) && watch.write_registered) return register_again(fd, watch, interest);
+    if (!wants_write(interest) && watch.write_registered) {
+      return register_again(fd, watch, interest);
+    }
     if (watch.interest == interest) return {};
     const bool drops_pending_wait = (watch.read_pending && !wants_read(interest)) ||
                                     (watch.write_pending && !wants_write(interest));
@@ -94,7 +96,8 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
 // waits for write while it connects, so a keep-alive connection pays this once, not per request.
 std::error_code AsioBackend::register_again(int fd, Watch& watch, Interest interest) {
   counters_.system_calls += 2;  // epoll_ctl DEL and ADD
-  watch.descriptor.release();   // also cancels the waits, whose completions the new generation drops
+  // release() also cancels the waits, and the new generation drops their completions.
+  watch.descriptor.release();
   watch.generation = next_generation_++;
   watch.read_pending = false;
   watch.write_pending = false;

@@ -48,7 +48,8 @@ std::size_t TransferPool::on_body(char* data, std::size_t size, std::size_t coun
 }
 
 // Opens the socket as libcurl would, then announces it to the backend, which may then keep it
-// registered while it idles in libcurl's connection cache. Backend::closing() lists the exceptions.
+// registered while it idles in libcurl's connection cache. Backend::closing() lists the
+// exceptions.
 curl_socket_t TransferPool::on_open_socket(void* backend, curlsocktype, curl_sockaddr* address) {
   const int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;
@@ -69,7 +70,8 @@ std::optional<std::string> TransferPool::configure(Slot& slot) {
                    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
                                     &TransferPool::on_close_socket) != CURLE_OK ||
                    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, backend_) != CURLE_OK)) {
-    return std::string("curl_easy_setopt(CURLOPT_OPENSOCKETFUNCTION or CURLOPT_CLOSESOCKETFUNCTION) failed");
+    return std::string(
+        "curl_easy_setopt(CURLOPT_OPENSOCKETFUNCTION or CURLOPT_CLOSESOCKETFUNCTION) failed");
   }
   const bool ok =
       curl_easy_setopt(easy, CURLOPT_URL, spec_.url.c_str()) == CURLE_OK &&
