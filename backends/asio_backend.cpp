@@ -92,7 +92,7 @@ std::error_code AsioBackend::watch(int fd, Interest interest) {
 
 // Boost 1.81's epoll reactor keeps EPOLLOUT registered after the first write wait, and its
 // edge-triggered epoll then wakes the loop each time an ACK frees send buffer space. So a socket
-// that no longer waits for write gets a new registration: release() and assign() again. libcurl
+// that no longer waits for write is released and assigned again, which registers it anew. libcurl
 // waits for write while it connects, so a keep-alive connection pays this once, not per request.
 std::error_code AsioBackend::register_again(int fd, Watch& watch, Interest interest) {
   counters_.system_calls += 2;  // epoll_ctl DEL and ADD
@@ -123,8 +123,7 @@ std::error_code AsioBackend::unwatch(int fd) {
   if (announced_.may_park(fd, it->second->interest)) {
     it->second->parked = true;
   } else {
-    ++counters_.system_calls;
-    watched_.erase(it);
+    erase(it);
   }
   return {};
 }
@@ -132,19 +131,18 @@ std::error_code AsioBackend::unwatch(int fd) {
 // A descriptor object still here belongs to a descriptor closed without closing(). Its release()
 // meets ENOENT from epoll_ctl, which Asio ignores.
 void AsioBackend::opened(int fd) {
-  if (auto it = watched_.find(fd); it != watched_.end()) {
-    ++counters_.system_calls;
-    watched_.erase(it);
-  }
+  if (auto it = watched_.find(fd); it != watched_.end()) erase(it);
   announced_.add(fd);
 }
 
-// The Watch's destructor calls release(), which cancels the waits and never closes the fd. Asio
-// ignores the EBADF of an fd that is closed already.
 void AsioBackend::closing(int fd) {
   announced_.remove(fd);
-  auto it = watched_.find(fd);
-  if (it == watched_.end()) return;
+  if (auto it = watched_.find(fd); it != watched_.end()) erase(it);
+}
+
+// The Watch's destructor calls release(), which cancels the waits, makes one epoll_ctl DEL and
+// never closes the fd. Asio ignores the EBADF of an fd that is closed already.
+void AsioBackend::erase(std::unordered_map<int, std::unique_ptr<Watch>>::iterator it) {
   ++counters_.system_calls;
   watched_.erase(it);
 }

@@ -38,6 +38,7 @@ class AsioBackend final : public Backend {
   struct Watch;  // a socket's descriptor object and the state of its waits
 
   std::error_code register_again(int fd, Watch& watch, Interest interest);
+  void erase(std::unordered_map<int, std::unique_ptr<Watch>>::iterator it);
   void arm(int fd, Watch& watch);
   void start_wait(int fd, Watch& watch, bool for_write);
   void on_wait_done(int fd, std::uint64_t generation, bool for_write,

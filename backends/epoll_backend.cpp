@@ -76,31 +76,27 @@ std::error_code EpollBackend::unwatch(int fd) {
     entry->removed = true;
     return {};
   }
-  const bool in_kernel = entry->in_kernel;
-  *entry = {};
-  return in_kernel ? remove_from_kernel(fd) : std::error_code{};
+  return drop(fd, *entry);
 }
 
 void EpollBackend::opened(int fd) {
   // An entry here belongs to a descriptor closed without closing(). The kernel dropped it from
   // the set at its close, so the DEL only meets ENOENT, which remove_from_kernel() accepts.
-  if (Watched* entry = find(fd)) {
-    const bool in_kernel = entry->in_kernel;
-    *entry = {};
-    if (in_kernel) (void)remove_from_kernel(fd);
-  }
+  if (Watched* entry = find(fd)) (void)drop(fd, *entry);
   announced_.add(fd);
 }
 
 void EpollBackend::closing(int fd) {
   announced_.remove(fd);
-  Watched* entry = find(fd);
-  if (!entry) return;
-  const bool in_kernel = entry->in_kernel;
-  *entry = {};
   // The kernel would drop the descriptor at close by itself, but only if no other descriptor
   // refers to the same socket, so remove it explicitly. An error here leaves nothing to undo.
-  if (in_kernel) (void)remove_from_kernel(fd);
+  if (Watched* entry = find(fd)) (void)drop(fd, *entry);
+}
+
+std::error_code EpollBackend::drop(int fd, Watched& entry) {
+  const bool in_kernel = entry.in_kernel;
+  entry = {};
+  return in_kernel ? remove_from_kernel(fd) : std::error_code{};
 }
 
 std::error_code EpollBackend::remove_from_kernel(int fd) {

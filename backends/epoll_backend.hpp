@@ -48,6 +48,8 @@ class EpollBackend final : public Backend {
   };
   std::error_code apply_changes();
   std::error_code remove_from_kernel(int fd);
+  // Forgets `entry` and removes `fd` from the epoll set if it is there.
+  std::error_code drop(int fd, Watched& entry);
   std::error_code register_interest(int fd, Watched& entry);
   // The entry of `fd` when it is present, otherwise nullptr.
   Watched* find(int fd);

@@ -45,8 +45,8 @@ class IoUringBackend final : public Backend {
 
   std::string_view name() const override { return "io_uring"; }
   std::error_code watch(int fd, Interest interest) override;
-  // In multishot mode, leaves the request of a descriptor announced with opened() running
-  // ("parked"), so that a watch() of the same socket costs no new request: libcurl unwatches a
+  // In multishot mode, leaves the request running ("parked") when AnnouncedSockets::may_park
+  // allows it, so that a watch() of the same socket costs no new request. libcurl unwatches a
   // keep-alive connection after each transfer and watches it again for the next one. A parked
   // request is removed when it completes or at closing().
   std::error_code unwatch(int fd) override;

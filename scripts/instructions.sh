@@ -200,8 +200,8 @@ measure() {
   iterations=$(jq -r '.iterations' <<<"$benchmark")
   done_transfers=$(jq -r '.transfers | floor' <<<"$benchmark")
   if [[ $iterations != 1 || $done_transfers != "$transfers" ]]; then
-    echo "instructions.sh: $backend ran $iterations iteration(s) and $done_transfers transfers;" \
-      "expected 1 and $transfers, so the counts cannot be divided per request" >&2
+    echo "instructions.sh: $backend ran $iterations iteration(s) and $done_transfers transfers." \
+      "Expected 1 and $transfers, so the counts cannot be divided per request." >&2
     exit 1
   fi
   local columns

@@ -12,6 +12,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
+#include <string_view>
 #include <fstream>
 #include <algorithm>
 #include <random>
@@ -134,16 +136,25 @@ TEST_P(DifferentialTest, CloseThenReuseSameNumber) {
   EXPECT_EQ(steps[4].slots[0].required, ready_read);
 }
 
+// Returns operation text with `slot` after each operation kind, for example "watch_read 7" for
+// "watch_read", and "peer_write 7 5" for "peer_write 5".
+std::string on_slot(std::size_t slot, std::initializer_list<std::string_view> operations) {
+  std::string text;
+  for (std::string_view operation : operations) {
+    const std::size_t space = operation.find(' ');
+    text += std::string(operation.substr(0, space)) + " " + std::to_string(slot);
+    if (space != std::string_view::npos) text += std::string(operation.substr(space));
+    text += "\n";
+  }
+  return text;
+}
+
 // libcurl 7.88.1 closes its threaded resolver's socketpair without CURLOPT_CLOSESOCKETFUNCTION,
-// and the next descriptor it passes to the socket callback can take the number. A backend that kept the
-// unwatched socketpair registered would take the new socket for it and never register it.
+// and the next descriptor it passes to the socket callback can take the number. A backend that
+// kept the unwatched socketpair registered would take the new socket for it and never register it.
 TEST_P(DifferentialTest, UnannouncedNumberReusedAfterUnwatch) {
-  const std::string slot = std::to_string(resolver_slot);
-  const std::vector<StepObservation> steps = run_scenario("watch_read " + slot + "\n" +
-                                                          "unwatch " + slot + "\n" +
-                                                          "close_and_reuse " + slot + "\n" +
-                                                          "watch_read " + slot + "\n" +
-                                                          "peer_write " + slot + " 5\n");
+  const std::vector<StepObservation> steps = run_scenario(on_slot(
+      resolver_slot, {"watch_read", "unwatch", "close_and_reuse", "watch_read", "peer_write 5"}));
   ASSERT_EQ(steps.size(), 5u);
   EXPECT_EQ(steps[3].slots[resolver_slot].fd, steps[0].slots[resolver_slot].fd)
       << "the new socket must reuse the number";
@@ -155,12 +166,9 @@ TEST_P(DifferentialTest, UnannouncedNumberReusedAfterUnwatch) {
 // opened() must drop what the backend kept for the old socket, so that watching the new one
 // registers it.
 TEST_P(DifferentialTest, AnnouncedSocketTakesUnannouncedNumber) {
-  const std::string slot = std::to_string(handover_slot);
-  const std::vector<StepObservation> steps = run_scenario("watch_read " + slot + "\n" +
-                                                          "close_unwatched_and_reuse " + slot + "\n" +
-                                                          "unwatch " + slot + "\n" +
-                                                          "watch_read " + slot + "\n" +
-                                                          "peer_write " + slot + " 5\n");
+  const std::vector<StepObservation> steps = run_scenario(on_slot(
+      handover_slot,
+      {"watch_read", "close_unwatched_and_reuse", "unwatch", "watch_read", "peer_write 5"}));
   ASSERT_EQ(steps.size(), 5u);
   EXPECT_EQ(steps[3].slots[handover_slot].fd, steps[0].slots[handover_slot].fd)
       << "the new socket must reuse the number";
